@@ -1,0 +1,1 @@
+"""omniwire-testing: the conformance kit (work in progress)."""
