@@ -162,7 +162,7 @@ class PluginManager:
         for hook_name, (table, attr) in REGISTRIES.items():
             caller = getattr(self.pm.hook, hook_name)
             # call each implementation alone, to know who registered what
-            for impl in reversed(caller.get_hookimpls()):
+            for impl in caller.get_hookimpls():
                 plugin_name = impl.plugin_name
                 seen: list[tuple[str, Any]] = []
 

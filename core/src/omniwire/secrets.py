@@ -54,7 +54,7 @@ class Secret:
 
 def masked(value: str) -> str:
     """A recognisable but useless form: the last four characters for long keys."""
-    return f"…{value[-4:]}" if len(value) >= 16 else "…"
+    return f"...{value[-4:]}" if len(value) >= 16 else "..."
 
 
 def constant_time_equal(a: str, b: str) -> bool:

@@ -7,6 +7,8 @@ close. It is the one SSE implementation every codec and transport shares.
 
 from __future__ import annotations
 
+import codecs
+
 import attrs
 
 __all__ = ["SSEEvent", "SSEParser", "encode_event", "parse_sse"]
@@ -37,9 +39,11 @@ def encode_event(data: str, event: str | None = None, id: str | None = None) -> 
 
 
 class SSEParser:
-    __slots__ = ("_buf", "_data", "_event", "_id", "_retry", "_pending_cr")
+    __slots__ = ("_buf", "_data", "_event", "_id", "_retry", "_pending_cr", "_utf8")
 
     def __init__(self) -> None:
+        # bytes arrive split anywhere, also inside a multi-byte character
+        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._buf = ""
         self._data: list[str] = []
         self._event: str | None = None
@@ -48,7 +52,7 @@ class SSEParser:
         self._pending_cr = False
 
     def feed(self, chunk: bytes | str) -> list[SSEEvent]:
-        text = chunk.decode("utf-8", errors="replace") if isinstance(chunk, bytes) else chunk
+        text = self._utf8.decode(chunk) if isinstance(chunk, bytes) else chunk
         if self._pending_cr and text.startswith("\n"):
             text = text[1:]
         self._pending_cr = text.endswith("\r")
@@ -65,6 +69,7 @@ class SSEParser:
     def close(self) -> list[SSEEvent]:
         """Flush a final event that lacked its blank line."""
         out: list[SSEEvent] = []
+        self._buf += self._utf8.decode(b"", final=True)
         if self._buf:
             self._line(self._buf, out)
             self._buf = ""

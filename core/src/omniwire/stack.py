@@ -1,0 +1,517 @@
+"""The stack: a built pipeline that runs calls through the stages.
+
+::
+
+    route -> reserve -> encode -> auth -> transport -> decode -> price -> settle -> observe
+                        '------------ one attempt; failover wraps it ------------'
+
+Everything a call needs — codecs per endpoint, auth schemes, endpoint profiles, the
+transport, and for each stage either the built-in function or the pluggy hook caller —
+is resolved once in ``__init__``. Per call the stack does dictionary lookups and, only
+for stages some plugin actually implements, one hook call.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable, Mapping
+
+import attrs
+
+from . import builtins as _builtin
+from .call import Attempt, Call
+from .codec import Codec, Family
+from .endpoint import Endpoint, EndpointProfile
+from .errors import ConfigError, OmniwireError, ProtocolError, UpstreamError
+from .model import (
+    EmbeddingRequest,
+    ImageRequest,
+    Request,
+    RerankRequest,
+    SpeechRequest,
+    StreamEvent,
+    StreamFold,
+    TokenCountRequest,
+    TranscriptionRequest,
+)
+from .plugins import PluginManager, get_plugin_manager, hookimpl
+from .routing import Candidate, ModelRoute, Router
+from .sse import SSEParser
+from .transport import read_all
+from .wire import WireRequest, WireResponse
+
+if TYPE_CHECKING:
+    from .model import Response
+
+__all__ = ["Stack", "StreamResult"]
+
+_FAMILY_OF: dict[type, tuple[str, str]] = {
+    Request: (Family.GENERATE, "chat"),
+    EmbeddingRequest: (Family.EMBED, "embeddings"),
+    ImageRequest: (Family.IMAGE, "generate_image"),
+    TranscriptionRequest: (Family.TRANSCRIBE, "transcription"),
+    SpeechRequest: (Family.SPEECH, "speech"),
+    RerankRequest: (Family.RERANK, "rerank"),
+    TokenCountRequest: (Family.COUNT_TOKENS, "count_tokens"),
+}
+
+_STAGES = ("encode", "auth", "transport", "decode", "price")
+
+
+class _CodePlugin:
+    """Registers codecs and other objects handed to the Stack in code."""
+
+    def __init__(self, codecs: Iterable[Codec]) -> None:
+        self.codecs = list(codecs)
+
+    @hookimpl
+    def omniwire_register_codecs(self, register: Callable[[Any], None]) -> None:
+        for codec in self.codecs:
+            register(codec)
+
+
+class Stack:
+    """Build once, call many times. Async first; :meth:`sync` gives a blocking facade.
+
+    :param endpoints: the upstreams.
+    :param routes: virtual model names and their targets.
+    :param plugin_manager: defaults to the process-wide manager with every installed
+        plugin; pass ``PluginManager(entry_points=False)`` to compose in code only.
+    :param plugins: extra in-process plugins (objects or modules with hookimpls).
+    :param codecs: extra codec instances, registered as if a plugin had.
+    :param transport: a transport object; default the registered ``transport_name``.
+    :param strict: refuse lossy conversions (ProtocolError) instead of reporting them.
+    """
+
+    def __init__(
+        self,
+        endpoints: Iterable[Endpoint] = (),
+        *,
+        routes: Iterable[ModelRoute] = (),
+        plugin_manager: PluginManager | None = None,
+        plugins: Iterable[object] = (),
+        codecs: Iterable[Codec] = (),
+        transport: Any = None,
+        transport_name: str = "httpx",
+        transport_options: Mapping[str, Any] | None = None,
+        strict: bool = False,
+        budget: Any = None,
+    ) -> None:
+        self.pm = plugin_manager or get_plugin_manager()
+        extra_codecs = list(codecs)
+        if extra_codecs:
+            self.pm.register(_CodePlugin(extra_codecs), name=f"stack-codecs-{id(self)}")
+        for i, plugin in enumerate(plugins):
+            self.pm.register(plugin, name=f"stack-plugin-{id(self)}-{i}")
+        self.router = Router(endpoints, routes)
+        self.strict = strict
+        self.budget = budget
+        self._codecs: dict[tuple[str, str], Codec] = {}
+        self._auth: dict[str, Any] = {}
+        self._profiles: dict[str, EndpointProfile] = {}
+        for endpoint in self.router.endpoints.values():
+            self._resolve_endpoint(endpoint)
+        self.price_tables = list(self.pm.table("price_tables").values())
+        if transport is None:
+            factory = self.pm.get("transports", transport_name)
+            transport = factory(**(transport_options or {}))
+        self.transport = transport
+        self._stage: dict[str, Callable[..., Any]] = {}
+        for stage in _STAGES:
+            hook_name = f"omniwire_{stage}"
+            impls = self.pm.implementations(hook_name)
+            if impls == ["builtins"]:
+                self._stage[stage] = getattr(_builtin, hook_name)
+            elif not impls:
+                raise ConfigError(f"nothing implements the {stage} stage")
+            else:
+                caller = getattr(self.pm.hook, hook_name)
+                self._stage[stage] = _kwargs_caller(caller, stage)
+        self._observers = bool(self.pm.implementations("omniwire_observe"))
+
+    # -- build-time resolution ---------------------------------------------------------
+
+    def _resolve_endpoint(self, endpoint: Endpoint) -> None:
+        primary: Codec = self.pm.codec(endpoint.protocol)
+        self._codecs[(endpoint.name, primary.family)] = primary
+        prefix = endpoint.protocol.split(".", 1)[0] + "."
+        for codec in self.pm.codecs.values():
+            if codec.id.startswith(prefix) and (endpoint.name, codec.family) not in self._codecs:
+                self._codecs[(endpoint.name, codec.family)] = codec
+        scheme = endpoint.auth or primary.default_auth
+        self._auth[endpoint.name] = self.pm.get("auth_schemes", scheme)
+        self._profiles[endpoint.name] = self.pm.get("endpoint_profiles", endpoint.profile)
+
+    def codec_for(self, endpoint: Endpoint, family: str) -> Codec:
+        codec = self._codecs.get((endpoint.name, family))
+        if codec is None:
+            raise ConfigError(f"provider {endpoint.name!r} has no codec for {family} requests")
+        return codec
+
+    def auth_for(self, endpoint: Endpoint) -> Any:
+        return self._auth[endpoint.name]
+
+    def profile_for(self, endpoint: Endpoint) -> EndpointProfile:
+        return self._profiles[endpoint.name]
+
+    @property
+    def endpoints(self) -> Mapping[str, Endpoint]:
+        return self.router.endpoints
+
+    # -- observe ----------------------------------------------------------------------
+
+    def _observe(self, call: Call, event: str) -> None:
+        if not self._observers:
+            return
+        try:
+            self.pm.hook.omniwire_observe(call=call, event=event)
+        except Exception:  # an observer must never break a call
+            import logging
+
+            logging.getLogger("omniwire.observe").exception("observer failed on %s", event)
+
+    # -- one attempt ------------------------------------------------------------------
+
+    def _prepare(self, call: Call, candidate: Candidate, family: str) -> Any:
+        call.endpoint = candidate.endpoint
+        call.key = candidate.key
+        call.model = candidate.model
+        call.codec = self.codec_for(candidate.endpoint, family)
+        call.conversion.target = call.codec.id
+        call.attempts.append(
+            Attempt(
+                candidate.endpoint.name,
+                candidate.key.alias if candidate.key else None,
+                candidate.model,
+            )
+        )
+        request = call.request
+        if request.model != candidate.model:
+            request = attrs.evolve(request, model=candidate.model)
+        if call.stream != getattr(request, "stream", call.stream):
+            request = attrs.evolve(request, stream=call.stream)
+        return request
+
+    async def _send(self, call: Call, request: Any) -> WireResponse:
+        stage = self._stage
+        wire: WireRequest = stage["encode"](call, request)
+        wire = stage["auth"](call, wire)
+        response: WireResponse = await stage["transport"](call, wire)
+        call.status = response.status
+        if not response.ok:
+            body = await read_all(response)
+            assert call.codec is not None
+            raise call.codec.decode_error(response.status, response.headers, body)
+        return response
+
+    def _candidates(self, call: Call) -> list[Candidate]:
+        candidates = self.router.candidates(call.request.model)
+        if not candidates:
+            raise ConfigError(f"model {call.request.model!r} has no usable target")
+        return candidates
+
+    def _failed(self, call: Call, exc: OmniwireError, last: bool) -> None:
+        attempt = call.attempts[-1]
+        attempt.error = exc.kind
+        attempt.duration = time.perf_counter() - call.started
+        if exc.endpoint is None and call.endpoint is not None:
+            exc.endpoint = call.endpoint.name
+        if exc.provider is None:
+            exc.provider = call.provider
+        if exc.retryable and not last:
+            self._observe(call, "retry")
+            return
+        raise exc
+
+    def _finish(self, call: Call, usage: Any) -> None:
+        call.usage = usage
+        if usage is not None:
+            call.cost = self._stage["price"](call, usage)
+        call.ended = time.perf_counter()
+        self._observe(call, "end")
+
+    def _fail(self, call: Call, exc: OmniwireError) -> None:
+        call.error = exc
+        call.ended = time.perf_counter()
+        self._observe(call, "error")
+
+    # -- public API -------------------------------------------------------------------
+
+    def _new_call(self, request: Any, stream: bool, strict: bool | None) -> tuple[Call, str]:
+        try:
+            family, operation = _FAMILY_OF[type(request)]
+        except KeyError:
+            raise ConfigError(f"not a canonical request: {type(request).__name__}") from None
+        call = Call(
+            self,
+            request,
+            operation=operation,
+            stream=stream,
+            strict=self.strict if strict is None else strict,
+        )
+        raw = getattr(request, "raw", None)
+        call.conversion.source = raw.protocol if raw is not None else None
+        return call, family
+
+    async def invoke(self, request: Any, *, strict: bool | None = None) -> Call:
+        """Run a non-streamed call and return its full record (response, report, usage,
+        cost, attempts). Raises an :class:`~omniwire.errors.OmniwireError` on failure."""
+        call, family = self._new_call(request, False, strict)
+        self._observe(call, "start")
+        try:
+            candidates = self._candidates(call)
+            for i, candidate in enumerate(candidates):
+                wire_request = self._prepare(call, candidate, family)
+                self._observe(call, "attempt")
+                try:
+                    response = await self._send(call, wire_request)
+                    call.response = self._stage["decode"](call, response)
+                except OmniwireError as exc:
+                    self._failed(call, exc, i == len(candidates) - 1)
+                    continue
+                break
+            self._finish(call, getattr(call.response, "usage", None))
+            return call
+        except OmniwireError as exc:
+            self._fail(call, exc)
+            raise
+
+    async def call(self, request: Any, *, strict: bool | None = None) -> Any:
+        """Run a non-streamed call and return the canonical response."""
+        return (await self.invoke(request, strict=strict)).response
+
+    def stream(self, request: Request, *, strict: bool | None = None) -> StreamResult:
+        """Start a streamed call. Iterate the result for canonical stream events; use it
+        as an async context manager to be sure the upstream connection is released."""
+        call, _family = self._new_call(request, True, strict)
+        return StreamResult(self, call)
+
+    async def primitive_call(
+        self,
+        model: str,
+        body: Mapping[str, Any],
+        *,
+        stream: bool = False,
+    ) -> PrimitiveResult:
+        """Send a provider-native payload untouched to the endpoint serving ``model``
+        (which must speak that payload's protocol); usage is still extracted for
+        budgets. Returns the native response with its usage."""
+        probe = Request(model=model, stream=stream)
+        call, family = self._new_call(probe, stream, False)
+        call.operation = "primitive"
+        self._observe(call, "start")
+        try:
+            candidates = self._candidates(call)
+            for i, candidate in enumerate(candidates):
+                self._prepare(call, candidate, family)
+                assert call.codec is not None
+                template = self._stage["encode"](
+                    call, Request.simple(candidate.model, ".", stream=stream)
+                )
+                native = dict(body)
+                if "model" in native:
+                    native["model"] = candidate.model
+                wire = attrs.evolve(template, body=native)
+                wire = self._stage["auth"](call, wire)
+                try:
+                    response = await self._stage["transport"](call, wire)
+                    call.status = response.status
+                    if not response.ok:
+                        raise call.codec.decode_error(
+                            response.status, response.headers, await read_all(response)
+                        )
+                except OmniwireError as exc:
+                    self._failed(call, exc, i == len(candidates) - 1)
+                    continue
+                result = PrimitiveResult(call, response)
+                if not stream:
+                    result.body = _builtin.parse_json(response.body, "upstream response")
+                    self._finish(call, call.codec.usage_of(result.body))
+                return result
+            raise AssertionError("unreachable: the last failure raises")
+        except OmniwireError as exc:
+            self._fail(call, exc)
+            raise
+
+    def sync(self) -> Any:
+        """A blocking facade over this stack (runs an event loop in a thread)."""
+        from .sync import SyncStack
+
+        return SyncStack(self)
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+    async def __aenter__(self) -> Stack:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- construction helpers ---------------------------------------------------------
+
+    @classmethod
+    def from_config(cls, source: Any, **kwargs: Any) -> Stack:
+        """Build from a TOML file path, TOML text or an already parsed mapping."""
+        from .config import load_config
+
+        config = load_config(source)
+        return cls(config.endpoints, routes=config.routes, strict=config.strict, **kwargs)
+
+    @classmethod
+    def from_env(cls, **kwargs: Any) -> Stack:
+        """Build from ``OMNIWIRE_CONFIG`` if set, else from provider keys in the
+        environment (``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``, ``GEMINI_API_KEY``)."""
+        from .config import config_from_env
+
+        config = config_from_env()
+        return cls(config.endpoints, routes=config.routes, strict=config.strict, **kwargs)
+
+
+def _kwargs_caller(caller: Any, stage: str) -> Callable[..., Any]:
+    if stage == "encode":
+        return lambda call, request: caller(call=call, request=request)
+    if stage in ("auth", "transport"):
+        return lambda call, wire: caller(call=call, wire=wire)
+    if stage == "decode":
+        return lambda call, response: caller(call=call, response=response)
+    return lambda call, usage: caller(call=call, usage=usage)
+
+
+class PrimitiveResult:
+    """A pass-through response: ``body`` (parsed JSON) or ``events()`` (native SSE)."""
+
+    def __init__(self, call: Call, response: WireResponse) -> None:
+        self.call = call
+        self.response = response
+        self.body: Any = None
+
+    @property
+    def usage(self) -> Any:
+        return self.call.usage
+
+    async def events(self) -> AsyncIterator[Any]:
+        """Native SSE events, untouched; usage is picked up on the way."""
+        call = self.call
+        assert call.codec is not None and self.response.chunks is not None
+        parser = SSEParser()
+        usage = None
+        try:
+            async for chunk in self.response.chunks:
+                for event in parser.feed(chunk):
+                    found = call.codec.usage_of_event(event)
+                    if found is not None:
+                        usage = found if usage is None else _merge(usage, found)
+                    yield event
+            for event in parser.close():
+                yield event
+        except OmniwireError as exc:
+            call.stack._fail(call, exc)
+            raise
+        finally:
+            await self.response.aclose()
+        call.stack._finish(call, usage)
+
+
+def _merge(old: Any, new: Any) -> Any:
+    from .model.stream import merge_usage
+
+    return merge_usage(old, new)
+
+
+class StreamResult:
+    """An in-flight stream. ``async for event in result`` yields canonical events;
+    afterwards :meth:`response` is the folded Response and ``call`` the full record.
+
+    Failover happens only before the first event: once content has been delivered,
+    an upstream failure surfaces as an error, never as a silent restart.
+    """
+
+    def __init__(self, stack: Stack, call: Call) -> None:
+        self.stack = stack
+        self.call = call
+        self._fold = StreamFold()
+        self._upstream: WireResponse | None = None
+        self._iterator: AsyncIterator[StreamEvent] | None = None
+        self._done = False
+
+    def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        if self._iterator is None:
+            self._iterator = self._run()
+        return self._iterator
+
+    async def __aenter__(self) -> StreamResult:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._iterator is not None:
+            await self._iterator.aclose()  # type: ignore[attr-defined]
+        if self._upstream is not None:
+            await self._upstream.aclose()
+
+    def response(self) -> Response:
+        return self._fold.response()
+
+    async def collect(self) -> Response:
+        """Consume the whole stream and return the folded response."""
+        async for _ in self:
+            pass
+        return self.response()
+
+    async def _connect(self) -> tuple[WireResponse, Any]:
+        stack, call = self.stack, self.call
+        candidates = stack._candidates(call)
+        for i, candidate in enumerate(candidates):
+            request = stack._prepare(call, candidate, Family.GENERATE)
+            stack._observe(call, "attempt")
+            try:
+                upstream = await stack._send(call, request)
+                decoder = stack._stage["decode"](call, upstream)
+                return upstream, decoder
+            except OmniwireError as exc:
+                stack._failed(call, exc, i == len(candidates) - 1)
+        raise AssertionError("unreachable: the last failure raises")
+
+    async def _run(self) -> AsyncIterator[StreamEvent]:
+        stack, call, fold = self.stack, self.call, self._fold
+        stack._observe(call, "start")
+        try:
+            upstream, decoder = await self._connect()
+            self._upstream = upstream
+            if upstream.chunks is None:
+                raise ProtocolError("upstream answered a stream request without a stream")
+            parser = SSEParser()
+            first = True
+            async for chunk in upstream.chunks:
+                for sse in parser.feed(chunk):
+                    for event in decoder.feed(sse):
+                        if first:
+                            call.first_chunk_at = time.perf_counter()
+                            stack._observe(call, "first_chunk")
+                            first = False
+                        fold.feed(event)
+                        yield event
+            tail = [e for sse in parser.close() for e in decoder.feed(sse)]
+            for event in tail + decoder.close():
+                fold.feed(event)
+                yield event
+            if fold.error is not None:
+                raise UpstreamError(
+                    f"upstream stream error: {fold.error.message}",
+                    status=fold.error.status,
+                    upstream_kind=fold.error.kind,
+                    retryable=False,
+                )
+        except OmniwireError as exc:
+            if exc.endpoint is None and call.endpoint is not None:
+                exc.endpoint = call.endpoint.name
+            stack._fail(call, exc)
+            raise
+        finally:
+            if self._upstream is not None:
+                await self._upstream.aclose()
+        call.response = fold.response()
+        stack._finish(call, call.response.usage)

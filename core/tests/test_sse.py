@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+from omniwire.sse import SSEEvent, SSEParser, encode_event, parse_sse
+
+
+def test_line_endings_comments_and_multiline():
+    body = b": keep-alive\r\nevent: a\r\ndata: one\r\ndata: two\r\n\r\nid: 7\ndata: x\n\ndata: tail"
+    events = parse_sse(body)
+    assert events == [
+        SSEEvent("one\ntwo", "a"),
+        SSEEvent("x", None, "7"),
+        SSEEvent("tail", None, "7"),
+    ]
+
+
+def test_crlf_split_across_chunks():
+    p = SSEParser()
+    out = p.feed(b"data: a\r") + p.feed(b"\n\r") + p.feed(b"\ndata: b\r\n\r\n")
+    assert [e.data for e in out] == ["a", "b"]
+
+
+def test_no_space_after_colon_and_retry():
+    assert parse_sse("data:x\nretry: 10\n\n") == [SSEEvent("x", retry=10)]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.text(st.characters(blacklist_categories=("Cs",)), max_size=30),
+            st.none() | st.sampled_from(["message_start", "ping", "response.completed"]),
+        ),
+        max_size=8,
+    ),
+    st.integers(1, 7),
+)
+def test_encode_parse_round_trip_in_any_chunking(events, size):
+    body = b"".join(encode_event(d, e) for d, e in events)
+    p = SSEParser()
+    out = []
+    for i in range(0, len(body), size):
+        out += p.feed(body[i : i + size])
+    out += p.close()
+    expected = [(d.replace("\r\n", "\n").replace("\r", "\n"), e) for d, e in events]
+    assert [(x.data, x.event) for x in out] == expected

@@ -1,0 +1,212 @@
+"""The stack end to end against a real HTTP server on 127.0.0.1, with only the kernel
+and an in-test codec installed."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+from kernel_toy import ToyCodec
+from omniwire import (
+    ConfigError,
+    Endpoint,
+    Message,
+    ProtocolError,
+    Request,
+    Role,
+    Secret,
+    TextDelta,
+    UpstreamError,
+)
+from omniwire.plugins import PluginManager, hookimpl
+from omniwire.routing import ModelRoute, Target
+from omniwire.stack import Stack
+
+
+def make_stack(
+    url: str, *, keys=("sk-test-key-000000000001",), plugins=(), routes=(), endpoints=None
+):
+    pm = PluginManager(entry_points=False)
+    eps = endpoints or [Endpoint("toy", "toy.chat", url, keys=keys)]
+    return Stack(eps, plugin_manager=pm, codecs=[ToyCodec()], plugins=plugins, routes=routes)
+
+
+def run(coro_fn, *args):
+    return anyio.run(coro_fn, *args)
+
+
+def test_call_round_trip(toy_server):
+    async def main():
+        async with make_stack(toy_server.url) as stack:
+            call = await stack.invoke(Request.simple("toy-1", "hello world"))
+        return call
+
+    call = run(main)
+    assert call.response.text == "echo: hello world"
+    assert call.usage.input_tokens == 2 and call.usage.output_tokens == 3
+    sent = toy_server.requests[0]
+    assert sent["path"] == "/chat"
+    assert sent["headers"]["authorization"] == "Bearer sk-test-key-000000000001"
+    assert sent["body"] == {"model": "toy-1", "prompt": "hello world", "stream": False}
+    assert call.report.lossy is False
+    assert [a.endpoint for a in call.attempts] == ["toy"]
+
+
+def test_loss_is_reported_and_strict_refuses(toy_server):
+    async def main(strict):
+        async with make_stack(toy_server.url) as stack:
+            return await stack.invoke(Request.simple("m", "hi", temperature=0.5), strict=strict)
+
+    call = run(main, False)
+    assert call.report.paths == ("$.temperature",)
+    with pytest.raises(ProtocolError) as info:
+        run(main, True)
+    assert info.value.path == "$.temperature"
+    assert len(toy_server.requests) == 1  # the strict call never reached the upstream
+
+
+def test_stream_folds_to_response(toy_server):
+    async def main():
+        async with make_stack(toy_server.url) as stack:
+            result = stack.stream(Request.simple("m", "one two three"))
+            deltas = [e.text async for e in result if isinstance(e, TextDelta)]
+            return deltas, result.response(), result.call
+
+    deltas, response, call = run(main)
+    assert deltas == ["one ", "two ", "three "]
+    assert response.text == "one two three "
+    assert response.usage.input_tokens == 3
+    assert call.first_chunk_at is not None and call.usage == response.usage
+
+
+def test_cut_stream_is_a_typed_error(toy_server):
+    toy_server.cut_stream = True
+
+    async def main():
+        async with make_stack(toy_server.url) as stack:
+            return await stack.stream(Request.simple("m", "a b")).collect()
+
+    with pytest.raises(ProtocolError, match="ended before"):
+        run(main)
+
+
+def test_upstream_error_fails_over_to_next_key(toy_server):
+    toy_server.fail = [503]
+
+    async def main():
+        async with make_stack(
+            toy_server.url, keys=("sk-key-a-0000000001", "sk-key-b-0000000002")
+        ) as stack:
+            return await stack.invoke(Request.simple("m", "hi"))
+
+    call = run(main)
+    assert call.response.text == "echo: hi"
+    assert [a.error for a in call.attempts] == ["upstream_error", None]
+    used = [r["headers"]["authorization"][-4:] for r in toy_server.requests]
+    assert used[0] != used[1]
+
+
+def test_client_error_is_not_retried(toy_server):
+    toy_server.fail = [400]
+
+    async def main():
+        async with make_stack(
+            toy_server.url, keys=("sk-key-a-0000000001", "sk-key-b-0000000002")
+        ) as stack:
+            return await stack.invoke(Request.simple("m", "hi"))
+
+    with pytest.raises(UpstreamError) as info:
+        run(main)
+    assert info.value.status == 400 and not info.value.retryable
+    assert len(toy_server.requests) == 1
+
+
+def test_upstream_error_never_echoes_the_key(toy_server):
+    secret = "sk-very-secret-key-1234567890abcdef"
+
+    class Echo:
+        @hookimpl
+        def omniwire_transport(self, call, wire):
+            async def send():
+                from omniwire.wire import WireResponse
+
+                body = f'{{"error": "Incorrect API key provided: {secret[:8]}****{secret[-4:]} and {secret}"}}'
+                return WireResponse(401, {}, body.encode())
+
+            return send()
+
+    async def main():
+        async with make_stack(toy_server.url, keys=(secret,), plugins=[Echo()]) as stack:
+            return await stack.invoke(Request.simple("m", "hi"))
+
+    with pytest.raises(UpstreamError) as info:
+        run(main)
+    text = str(info.value) + repr(info.value) + str(info.value.to_dict())
+    assert secret not in text
+    assert secret[-20:] not in text
+
+
+def test_connection_refused_is_typed():
+    async def main():
+        async with make_stack("http://127.0.0.1:9") as stack:
+            return await stack.invoke(Request.simple("m", "hi"))
+
+    with pytest.raises(UpstreamError, match="connection to 127.0.0.1:9 failed"):
+        run(main)
+
+
+def test_routing_by_alias_and_prefix(toy_server):
+    endpoints = [
+        Endpoint("a", "toy.chat", toy_server.url),
+        Endpoint("b", "toy.chat", toy_server.url + "/"),
+    ]
+    routes = [ModelRoute("smart", (Target("b", "real-model"),))]
+
+    async def main():
+        async with make_stack(toy_server.url, endpoints=endpoints, routes=routes) as stack:
+            await stack.call(Request.simple("smart", "x"))
+            await stack.call(Request.simple("a:other", "x"))
+            with pytest.raises(ConfigError, match="unknown model 'nope'"):
+                await stack.call(Request.simple("nope", "x"))
+
+    run(main)
+    assert [r["body"]["model"] for r in toy_server.requests] == ["real-model", "other"]
+
+
+def test_primitive_call_passes_payload_untouched(toy_server):
+    async def main():
+        async with make_stack(toy_server.url) as stack:
+            return await stack.primitive_call(
+                "m", {"model": "x", "prompt": "raw words", "extra": 1}
+            )
+
+    result = run(main)
+    assert toy_server.requests[0]["body"] == {"model": "m", "prompt": "raw words", "extra": 1}
+    assert result.body["text"] == "echo: raw words"
+
+
+def test_sync_facade(toy_server):
+    stack = make_stack(toy_server.url)
+    with stack.sync() as s:
+        assert s.call(Request.simple("m", "sync")).text == "echo: sync"
+        assert s.call(Request.simple("m", "again")).text == "echo: again"
+        events = list(s.stream(Request.simple("m", "a b")))
+    assert sum(isinstance(e, TextDelta) for e in events) == 2
+
+
+def test_secret_repr_is_redacted():
+    s = Secret("sk-abcdefghijklmnop1234")
+    e = Endpoint("x", "toy.chat", "http://127.0.0.1:1", keys=(s,))
+    assert "abcdefgh" not in repr(e) and "abcdefgh" not in f"{s}"
+
+
+def test_unknown_protocol_is_config_error():
+    with pytest.raises(ConfigError, match="unknown codec 'nope.chat'"):
+        Stack(
+            [Endpoint("x", "nope.chat", "http://127.0.0.1:1")],
+            plugin_manager=PluginManager(entry_points=False),
+        )
+
+
+def test_system_message_helper():
+    m = Message.text("system", "be brief")
+    assert m.role is Role.SYSTEM and m.plain_text == "be brief"
