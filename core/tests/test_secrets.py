@@ -6,7 +6,7 @@ from omniwire.secrets import constant_time_equal, scrub
 
 def test_repr_str_format_hide_value():
     s = Secret("sk-proj-abcdefghijklmnopqrstuvwxyz")
-    for text in (repr(s), str(s), f"{s}", f"{s!r}", "%s" % s):
+    for text in (repr(s), str(s), f"{s}", f"{s!r}", "%s" % s):  # noqa: UP031
         assert "abcdefghijkl" not in text
 
 

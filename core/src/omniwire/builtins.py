@@ -63,12 +63,14 @@ def omniwire_encode(call: Call, request: Any) -> WireRequest:
 @hookimpl(trylast=True)
 def omniwire_auth(call: Call, wire: WireRequest) -> WireRequest:
     assert call.endpoint is not None
-    return call.stack.auth_for(call.endpoint).apply(wire, call.key)
+    authed: WireRequest = call.stack.auth_for(call.endpoint).apply(wire, call.key)
+    return authed
 
 
 @hookimpl(trylast=True)
 def omniwire_transport(call: Call, wire: WireRequest) -> Awaitable[WireResponse]:
-    return call.stack.transport.send(wire)
+    sent: Awaitable[WireResponse] = call.stack.transport.send(wire)
+    return sent
 
 
 @hookimpl(trylast=True)

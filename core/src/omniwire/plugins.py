@@ -166,7 +166,9 @@ class PluginManager:
                 plugin_name = impl.plugin_name
                 seen: list[tuple[str, Any]] = []
 
-                def register(obj: Any, _attr: str = attr, _seen: list = seen) -> None:
+                def register(
+                    obj: Any, _attr: str = attr, _seen: list[tuple[str, Any]] = seen
+                ) -> None:
                     key = getattr(obj, _attr, None)
                     if not isinstance(key, str) or not key:
                         raise PluginError(f"registered object {obj!r} has no {_attr}")

@@ -48,7 +48,7 @@ class Secret:
     def __hash__(self) -> int:
         return hash(("Secret", self.alias))
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> str:
         raise TypeError("a Secret is not pickled")
 
 

@@ -36,19 +36,20 @@ def converter() -> cattrs.Converter:
     c.register_structure_hook(Any, lambda v, _: v)
     c.register_unstructure_hook(model.Role, lambda v: v.value)
     c.register_unstructure_hook(model.StopReason, lambda v: v.value)
-    c.register_structure_hook_func(
-        lambda t: get_origin(t) in (Mapping, collections.abc.Mapping), lambda v, _: dict(v)
-    )
-    c.register_unstructure_hook_func(
-        lambda t: get_origin(t) in (Mapping, collections.abc.Mapping), lambda v: dict(v)
-    )
+
+    def is_mapping(t: Any) -> bool:
+        return get_origin(t) in (Mapping, collections.abc.Mapping)
+
+    c.register_structure_hook_func(is_mapping, lambda v, _: dict(v))
+    c.register_unstructure_hook_func(is_mapping, lambda v: dict(v))
 
     def omit_raw(cls: type) -> bool:
         return attrs.has(cls) and any(a.name == "raw" for a in attrs.fields(cls))
 
     def unstructure_factory(cls: type) -> Any:
-        fn = make_dict_unstructure_fn(cls, c, raw=override(omit=True), _cattrs_omit_if_default=True)
-        return fn
+        return make_dict_unstructure_fn(
+            cls, c, raw=override(omit=True), _cattrs_omit_if_default=True
+        )
 
     def structure_factory(cls: type) -> Any:
         return make_dict_structure_fn(cls, c, raw=override(omit=True))
