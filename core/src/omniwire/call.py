@@ -62,6 +62,7 @@ class Call:
         "error",
         "status",
         "attributes",
+        "admitted",
     )
 
     def __init__(
@@ -94,6 +95,8 @@ class Call:
         self.error: OmniwireError | None = None
         self.status: int | None = None
         self.attributes: dict[str, Any] = {}
+        self.admitted: list[Any] = []
+        """Guards that admitted the current attempt (completed or aborted at the end)."""
 
     @property
     def report(self) -> ConversionReport:

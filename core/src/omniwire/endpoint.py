@@ -44,8 +44,7 @@ def _keys(value: Any) -> tuple[Key, ...]:
         if isinstance(k, Key):
             out.append(k)
         else:
-            secret = _secret(k)
-            out.append(Key(secret, alias=f"key{i}:{secret.alias}"))
+            out.append(Key(_secret(k), alias=f"#{i}"))  # Endpoint prefixes its name
     return tuple(out)
 
 
@@ -76,6 +75,14 @@ class Endpoint:
     options: Mapping[str, Any] = attrs.field(factory=dict)
     models: tuple[str, ...] = ()
     """Models this endpoint serves (informative; used by ``/v1/models`` and routing)."""
+
+    def __attrs_post_init__(self) -> None:
+        if any(k.alias.startswith("#") for k in self.keys):
+            named = tuple(
+                attrs.evolve(k, alias=self.name + k.alias) if k.alias.startswith("#") else k
+                for k in self.keys
+            )
+            object.__setattr__(self, "keys", named)
 
     @property
     def host(self) -> str:

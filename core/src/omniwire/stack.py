@@ -14,12 +14,13 @@ for stages some plugin actually implements, one hook call.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 
 import attrs
 
 from . import builtins as _builtin
 from .call import Attempt, Call
+from .guard import Failover, Guard, RetryPolicy
 from .codec import Codec, Family
 from .endpoint import Endpoint, EndpointProfile
 from .errors import ConfigError, OmniwireError, ProtocolError, UpstreamError
@@ -81,6 +82,10 @@ class Stack:
     :param codecs: extra codec instances, registered as if a plugin had.
     :param transport: a transport object; default the registered ``transport_name``.
     :param strict: refuse lossy conversions (ProtocolError) instead of reporting them.
+    :param guards: admission checks run around every attempt, in order (circuit
+        breakers, rate limits, budgets); see :class:`~omniwire.guard.Guard`.
+    :param retry: decides whether and when the next candidate is tried after a
+        retryable failure; default :class:`~omniwire.guard.Failover` (at once).
     """
 
     def __init__(
@@ -95,7 +100,8 @@ class Stack:
         transport_name: str = "httpx",
         transport_options: Mapping[str, Any] | None = None,
         strict: bool = False,
-        budget: Any = None,
+        guards: Iterable[Guard] = (),
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.pm = plugin_manager or get_plugin_manager()
         extra_codecs = list(codecs)
@@ -105,7 +111,8 @@ class Stack:
             self.pm.register(plugin, name=f"stack-plugin-{id(self)}-{i}")
         self.router = Router(endpoints, routes)
         self.strict = strict
-        self.budget = budget
+        self.guards: tuple[Guard, ...] = tuple(guards)
+        self.retry: RetryPolicy = retry or Failover()
         self._codecs: dict[tuple[str, str], Codec] = {}
         self._auth: dict[str, Any] = {}
         self._profiles: dict[str, EndpointProfile] = {}
@@ -210,6 +217,65 @@ class Stack:
             raise ConfigError(f"model {call.request.model!r} has no usable target")
         return candidates
 
+    async def _attempts(
+        self, call: Call, family: str, attempt: Callable[[Call, Any], Awaitable[Any]]
+    ) -> Any:
+        """Try candidates in order until one attempt succeeds.
+
+        Guards admit each attempt (a guard refusing with a retryable error — an open
+        breaker, a local rate limit — moves on to the next candidate; anything else,
+        like BudgetExceeded, ends the call before a byte is sent). A failed attempt is
+        aborted on every guard that admitted it, also on cancellation. The guards that
+        admitted the successful attempt stay in ``call.admitted`` until
+        :meth:`_finish` or :meth:`_fail` completes or aborts them.
+        """
+        candidates = self._candidates(call)
+        last_index = len(candidates) - 1
+        for i, candidate in enumerate(candidates):
+            request = self._prepare(call, candidate, family)
+            try:
+                await self._admit(call, candidate)
+            except OmniwireError as exc:
+                self._failed(call, exc, i == last_index)
+                continue
+            self._observe(call, "attempt")
+            try:
+                return await attempt(call, request)
+            except OmniwireError as exc:
+                await self._abort(call, exc)
+                self._failed(call, exc, i == last_index)
+                if not await self.retry.before_next(call, exc, candidates[i + 1]):
+                    raise exc from None
+            except BaseException:
+                await self._abort(call, None)
+                raise
+        raise AssertionError("unreachable: the last failure raises")
+
+    async def _admit(self, call: Call, candidate: Candidate) -> None:
+        call.admitted = []
+        for guard in self.guards:
+            try:
+                await guard.admit(call, candidate)
+            except BaseException:
+                await self._abort(call, None)
+                raise
+            call.admitted.append(guard)
+
+    async def _abort(self, call: Call, error: OmniwireError | None) -> None:
+        admitted, call.admitted = call.admitted, []
+        if not admitted:
+            return
+        import anyio
+
+        with anyio.CancelScope(shield=True):
+            for guard in reversed(admitted):
+                try:
+                    await guard.abort(call, error)
+                except Exception:
+                    import logging
+
+                    logging.getLogger("omniwire.guard").exception("guard abort failed")
+
     def _failed(self, call: Call, exc: OmniwireError, last: bool) -> None:
         attempt = call.attempts[-1]
         attempt.error = exc.kind
@@ -223,17 +289,22 @@ class Stack:
             return
         raise exc
 
-    def _finish(self, call: Call, usage: Any) -> None:
+    async def _finish(self, call: Call, usage: Any) -> None:
         call.usage = usage
         if usage is not None:
             call.cost = self._stage["price"](call, usage)
+        admitted, call.admitted = call.admitted, []
+        for guard in reversed(admitted):
+            await guard.complete(call)
         call.ended = time.perf_counter()
         self._observe(call, "end")
 
-    def _fail(self, call: Call, exc: OmniwireError) -> None:
-        call.error = exc
-        call.ended = time.perf_counter()
-        self._observe(call, "error")
+    async def _fail(self, call: Call, exc: OmniwireError | None) -> None:
+        await self._abort(call, exc)
+        if exc is not None:
+            call.error = exc
+            call.ended = time.perf_counter()
+            self._observe(call, "error")
 
     # -- public API -------------------------------------------------------------------
 
@@ -259,22 +330,19 @@ class Stack:
         call, family = self._new_call(request, False, strict)
         self._observe(call, "start")
         try:
-            candidates = self._candidates(call)
-            for i, candidate in enumerate(candidates):
-                wire_request = self._prepare(call, candidate, family)
-                self._observe(call, "attempt")
-                try:
-                    response = await self._send(call, wire_request)
-                    call.response = self._stage["decode"](call, response)
-                except OmniwireError as exc:
-                    self._failed(call, exc, i == len(candidates) - 1)
-                    continue
-                break
-            self._finish(call, getattr(call.response, "usage", None))
+            await self._attempts(call, family, self._attempt_once)
+            await self._finish(call, getattr(call.response, "usage", None))
             return call
         except OmniwireError as exc:
-            self._fail(call, exc)
+            await self._fail(call, exc)
             raise
+        except BaseException:
+            await self._fail(call, None)
+            raise
+
+    async def _attempt_once(self, call: Call, request: Any) -> None:
+        response = await self._send(call, request)
+        call.response = self._stage["decode"](call, response)
 
     async def call(self, request: Any, *, strict: bool | None = None) -> Any:
         """Run a non-streamed call and return the canonical response."""
@@ -299,38 +367,35 @@ class Stack:
         probe = Request(model=model, stream=stream)
         call, family = self._new_call(probe, stream, False)
         call.operation = "primitive"
+
+        async def attempt(call: Call, request: Any) -> PrimitiveResult:
+            template = self._stage["encode"](call, attrs.evolve(probe, model=request.model))
+            native = dict(body)
+            if "model" in native:
+                native["model"] = request.model
+            wire = self._stage["auth"](call, attrs.evolve(template, body=native))
+            response = await self._stage["transport"](call, wire)
+            call.status = response.status
+            assert call.codec is not None
+            if not response.ok:
+                raise call.codec.decode_error(
+                    response.status, response.headers, await read_all(response)
+                )
+            return PrimitiveResult(call, response)
+
         self._observe(call, "start")
         try:
-            candidates = self._candidates(call)
-            for i, candidate in enumerate(candidates):
-                self._prepare(call, candidate, family)
+            result: PrimitiveResult = await self._attempts(call, family, attempt)
+            if not stream:
                 assert call.codec is not None
-                template = self._stage["encode"](
-                    call, Request.simple(candidate.model, ".", stream=stream)
-                )
-                native = dict(body)
-                if "model" in native:
-                    native["model"] = candidate.model
-                wire = attrs.evolve(template, body=native)
-                wire = self._stage["auth"](call, wire)
-                try:
-                    response = await self._stage["transport"](call, wire)
-                    call.status = response.status
-                    if not response.ok:
-                        raise call.codec.decode_error(
-                            response.status, response.headers, await read_all(response)
-                        )
-                except OmniwireError as exc:
-                    self._failed(call, exc, i == len(candidates) - 1)
-                    continue
-                result = PrimitiveResult(call, response)
-                if not stream:
-                    result.body = _builtin.parse_json(response.body, "upstream response")
-                    self._finish(call, call.codec.usage_of(result.body))
-                return result
-            raise AssertionError("unreachable: the last failure raises")
+                result.body = _builtin.parse_json(result.response.body, "upstream response")
+                await self._finish(call, call.codec.usage_of(result.body))
+            return result
         except OmniwireError as exc:
-            self._fail(call, exc)
+            await self._fail(call, exc)
+            raise
+        except BaseException:
+            await self._fail(call, None)
             raise
 
     def sync(self) -> Any:
@@ -406,11 +471,14 @@ class PrimitiveResult:
             for event in parser.close():
                 yield event
         except OmniwireError as exc:
-            call.stack._fail(call, exc)
+            await call.stack._fail(call, exc)
+            raise
+        except BaseException:
+            await call.stack._fail(call, None)
             raise
         finally:
             await self.response.aclose()
-        call.stack._finish(call, usage)
+        await call.stack._finish(call, usage)
 
 
 def _merge(old: Any, new: Any) -> Any:
@@ -461,25 +529,19 @@ class StreamResult:
             pass
         return self.response()
 
-    async def _connect(self) -> tuple[WireResponse, Any]:
-        stack, call = self.stack, self.call
-        candidates = stack._candidates(call)
-        for i, candidate in enumerate(candidates):
-            request = stack._prepare(call, candidate, Family.GENERATE)
-            stack._observe(call, "attempt")
-            try:
-                upstream = await stack._send(call, request)
-                decoder = stack._stage["decode"](call, upstream)
-                return upstream, decoder
-            except OmniwireError as exc:
-                stack._failed(call, exc, i == len(candidates) - 1)
-        raise AssertionError("unreachable: the last failure raises")
+    async def _connect(self, call: Call, request: Any) -> tuple[WireResponse, Any]:
+        upstream = await self.stack._send(call, request)
+        try:
+            return upstream, self.stack._stage["decode"](call, upstream)
+        except BaseException:
+            await upstream.aclose()
+            raise
 
     async def _run(self) -> AsyncIterator[StreamEvent]:
         stack, call, fold = self.stack, self.call, self._fold
         stack._observe(call, "start")
         try:
-            upstream, decoder = await self._connect()
+            upstream, decoder = await stack._attempts(call, Family.GENERATE, self._connect)
             self._upstream = upstream
             if upstream.chunks is None:
                 raise ProtocolError("upstream answered a stream request without a stream")
@@ -508,10 +570,17 @@ class StreamResult:
         except OmniwireError as exc:
             if exc.endpoint is None and call.endpoint is not None:
                 exc.endpoint = call.endpoint.name
-            stack._fail(call, exc)
+            if call.usage is None:
+                call.usage = fold.response().usage  # what was used before the cut
+            await stack._fail(call, exc)
+            raise
+        except BaseException:  # cancelled, or the consumer stopped early
+            if call.usage is None:
+                call.usage = fold.response().usage
+            await stack._fail(call, None)
             raise
         finally:
             if self._upstream is not None:
                 await self._upstream.aclose()
         call.response = fold.response()
-        stack._finish(call, call.response.usage)
+        await stack._finish(call, call.response.usage)
