@@ -5,7 +5,6 @@ from __future__ import annotations
 import anyio
 import pytest
 from kernel_toy import ToyCodec
-
 from omniwire import BudgetExceeded, CircuitOpen, Endpoint, ProtocolError, Request, UpstreamError
 from omniwire.guard import Backoff
 from omniwire.plugins import PluginManager
@@ -159,3 +158,52 @@ def test_backoff_waits_what_upstream_asked_within_deadline(toy_server):
     toy_server.fail = [503]
     with pytest.raises(UpstreamError):
         anyio.run(main, 0.0)  # no time left for a retry: the error surfaces
+
+
+def test_route_strategy_orders_and_watches(toy_server):
+    from omniwire.plugins import hookimpl
+    from omniwire.routing import ModelRoute, Target
+
+    seen = []
+
+    class Reverse:
+        name = "reverse"
+
+        def __init__(self, route):
+            self.route = route
+
+        def order(self, candidates):
+            return list(reversed(candidates))
+
+        async def admit(self, call, candidate):
+            seen.append(("admit", candidate.model))
+
+        async def complete(self, call):
+            seen.append(("complete", call.model))
+
+        async def abort(self, call, error):
+            seen.append(("abort", call.model))
+
+    class P:
+        @hookimpl
+        def omniwire_register_strategies(self, register):
+            register(Reverse)
+
+    route = ModelRoute(
+        "smart", (Target("toy", "first"), Target("toy", "second")), strategy="reverse"
+    )
+    stack = Stack(
+        [Endpoint("toy", "toy.chat", toy_server.url)],
+        routes=[route],
+        plugin_manager=PluginManager(entry_points=False),
+        codecs=[ToyCodec()],
+        plugins=[P()],
+    )
+
+    async def main():
+        async with stack:
+            await stack.call(Request.simple("smart", "x"))
+
+    anyio.run(main)
+    assert toy_server.requests[0]["body"]["model"] == "second"
+    assert seen == [("admit", "second"), ("complete", "second")]

@@ -58,9 +58,13 @@ class Candidate:
 
 
 class Strategy(Protocol):
-    """Orders the candidates of one call. ``order`` must be cheap; it runs per call."""
+    """Orders the candidates of one call; ``order`` runs per call, so it must be cheap.
 
-    name: str
+    Plugins register a *factory* under ``name`` (``omniwire_register_strategies``); the
+    stack calls ``factory(route)`` once per model route that names it. A strategy that
+    also has the :class:`~omniwire.guard.Guard` methods (``admit``/``complete``/
+    ``abort``) is told how every attempt went (for in-flight counts and latency).
+    """
 
     def order(self, candidates: Sequence[Candidate]) -> Sequence[Candidate]: ...
 

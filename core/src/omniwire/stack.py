@@ -20,10 +20,10 @@ import attrs
 
 from . import builtins as _builtin
 from .call import Attempt, Call
-from .guard import Failover, Guard, RetryPolicy
 from .codec import Codec, Family
 from .endpoint import Endpoint, EndpointProfile
 from .errors import ConfigError, OmniwireError, ProtocolError, UpstreamError
+from .guard import Failover, Guard, RetryPolicy
 from .model import (
     EmbeddingRequest,
     ImageRequest,
@@ -111,7 +111,15 @@ class Stack:
             self.pm.register(plugin, name=f"stack-plugin-{id(self)}-{i}")
         self.router = Router(endpoints, routes)
         self.strict = strict
-        self.guards: tuple[Guard, ...] = tuple(guards)
+        # a route's strategy orders its candidates; "priority" is the kernel's own order
+        self._strategies: dict[str, Any] = {}
+        for route in self.router.routes.values():
+            if route.strategy != "priority":
+                factory = self.pm.get("strategies", route.strategy)
+                self._strategies[route.name] = factory(route)
+        # strategies that watch outcomes (in-flight, latency) take part as guards
+        watching = [s for s in self._strategies.values() if hasattr(s, "admit")]
+        self.guards: tuple[Guard, ...] = (*watching, *guards)
         self.retry: RetryPolicy = retry or Failover()
         self._codecs: dict[tuple[str, str], Codec] = {}
         self._auth: dict[str, Any] = {}
@@ -212,7 +220,11 @@ class Stack:
         return response
 
     def _candidates(self, call: Call) -> list[Candidate]:
-        candidates = self.router.candidates(call.request.model)
+        model = call.request.model
+        candidates = self.router.candidates(model)
+        strategy = self._strategies.get(model)
+        if strategy is not None:
+            candidates = list(strategy.order(candidates))
         if not candidates:
             raise ConfigError(f"model {call.request.model!r} has no usable target")
         return candidates
