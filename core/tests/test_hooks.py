@@ -241,3 +241,43 @@ def test_stages_only_kernel_skip_the_hook(toy_server):
     stack, rec = _stack(toy_server.url)
     _call(stack)
     assert rec.calls == []  # every stage called directly: no hook dispatch per call
+
+
+def test_hook_omniwire_register_guards(toy_server):
+    log = []
+
+    class Counting:
+        async def admit(self, call, candidate):
+            log.append("admit")
+
+        async def complete(self, call):
+            log.append("complete")
+
+        async def abort(self, call, error):
+            log.append("abort")
+
+    class Factory:
+        name = "counting"
+        order = 10
+
+        @staticmethod
+        def from_stack(stack):
+            return Counting() if stack.options.get("count") else None
+
+    class P:
+        @hookimpl
+        def omniwire_register_guards(self, register):
+            register(Factory)
+
+    for enabled in (False, True):
+        pm = PluginManager(entry_points=False)
+        pm.register(P(), name="p")
+        stack = Stack(
+            [Endpoint("toy", "toy.chat", toy_server.url)],
+            plugin_manager=pm,
+            codecs=[ToyCodec()],
+            options={"count": enabled},
+        )
+        assert len(stack.guards) == int(enabled)
+        _call(stack)
+    assert log == ["admit", "complete"]

@@ -122,6 +122,20 @@ def omniwire_register_endpoint_profiles(register: Callable[[Any], None]) -> None
     """
 
 
+@hookspec
+def omniwire_register_guards(register: Callable[[Any], None]) -> None:
+    """Contribute guard factories (circuit breakers, rate limits, budgets). Call
+    ``register(factory)``; ``factory.name`` names it, ``factory.order`` (a number, lower
+    runs first) places it, and ``factory.from_stack(stack)`` returns a
+    :class:`~omniwire.guard.Guard` for that stack, or None when the stack's
+    configuration does not ask for it. Called once per stack, at build time.
+
+    :param register: callback taking a guard factory.
+
+    Added in 0.1.
+    """
+
+
 # -- stages -------------------------------------------------------------------------------
 
 

@@ -86,6 +86,10 @@ class Stack:
         breakers, rate limits, budgets); see :class:`~omniwire.guard.Guard`.
     :param retry: decides whether and when the next candidate is tried after a
         retryable failure; default :class:`~omniwire.guard.Failover` (at once).
+    :param auto_guards: let registered guard factories (``omniwire_register_guards``)
+        add the guards this stack's configuration asks for.
+    :param options: stack-wide settings guard factories read (the config's ``[server]``
+        and other sections).
     """
 
     def __init__(
@@ -102,6 +106,8 @@ class Stack:
         strict: bool = False,
         guards: Iterable[Guard] = (),
         retry: RetryPolicy | None = None,
+        auto_guards: bool = True,
+        options: Mapping[str, Any] | None = None,
     ) -> None:
         self.pm = plugin_manager or get_plugin_manager()
         extra_codecs = list(codecs)
@@ -119,7 +125,12 @@ class Stack:
                 self._strategies[route.name] = factory(route)
         # strategies that watch outcomes (in-flight, latency) take part as guards
         watching = [s for s in self._strategies.values() if hasattr(s, "admit")]
-        self.guards: tuple[Guard, ...] = (*watching, *guards)
+        self.options: Mapping[str, Any] = options or {}
+        planted: list[Guard] = []
+        if auto_guards:
+            factories = sorted(self.pm.table("guards").values(), key=lambda f: f.order)
+            planted = [g for g in (f.from_stack(self) for f in factories) if g is not None]
+        self.guards: tuple[Guard, ...] = (*watching, *planted, *guards)
         self.retry: RetryPolicy = retry or Failover()
         self._codecs: dict[tuple[str, str], Codec] = {}
         self._auth: dict[str, Any] = {}
@@ -433,6 +444,7 @@ class Stack:
         from .config import load_config
 
         config = load_config(source)
+        kwargs.setdefault("options", config.data)
         return cls(config.endpoints, routes=config.routes, strict=config.strict, **kwargs)
 
     @classmethod
