@@ -281,3 +281,30 @@ def test_hook_omniwire_register_guards(toy_server):
         assert len(stack.guards) == int(enabled)
         _call(stack)
     assert log == ["admit", "complete"]
+
+
+def test_hook_omniwire_register_commands(monkeypatch, capsys):
+    from omniwire import cli, plugins
+
+    class Hello:
+        name = "hello"
+        help = "say hello"
+
+        def configure(self, parser):
+            parser.add_argument("--who", default="world")
+
+        def run(self, args):
+            print(f"hello {args.who}")
+            return 0
+
+    class P:
+        @hookimpl
+        def omniwire_register_commands(self, register):
+            register(Hello())
+
+    pm = PluginManager(entry_points=False)
+    pm.register(P(), name="p")
+    monkeypatch.setattr(plugins, "_default", pm)
+    assert cli.main(["hello", "--who", "omniwire"]) == 0
+    assert capsys.readouterr().out == "hello omniwire\n"
+    assert cli.main(["hello", "--bogus"]) == 2

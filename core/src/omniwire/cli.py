@@ -63,9 +63,20 @@ def _parser() -> argparse.ArgumentParser:
     call.add_argument("--api-key", help="key for --base-url (default $OMNIWIRE_API_KEY)")
     call.add_argument("--json", action="store_true", help="print the canonical response as JSON")
 
-    serve = sub.add_parser("serve", help="run the gateway (needs omniwire-gateway)")
-    serve.add_argument("rest", nargs=argparse.REMAINDER)
+    for command in _plugin_commands().values():
+        command.configure(sub.add_parser(command.name, help=command.help))
     return p
+
+
+def _plugin_commands() -> dict[str, Any]:
+    """Subcommands contributed by plugins (omniwire_register_commands)."""
+    from .plugins import get_plugin_manager
+
+    return {
+        name: command
+        for name, command in get_plugin_manager().table("commands").items()
+        if name not in BUILTIN_COMMANDS
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -77,7 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             _parser().print_help()
             return 0
-        return int(COMMANDS[args.command](args) or 0)
+        handler = COMMANDS.get(args.command)
+        if handler is None:
+            return int(_plugin_commands()[args.command].run(args) or 0)
+        return int(handler(args) or 0)
     except UsageError as exc:
         print(f"omniwire: error: {exc}", file=sys.stderr)
         return 2
@@ -239,20 +253,12 @@ def _describe(response: Any) -> str:
     return response.refusal or f"(no text; stop reason {response.stop_reason})"
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    try:
-        from omniwire_gateway.cli import serve  # type: ignore[import-not-found]
-    except ImportError:
-        raise UsageError("the gateway is not installed: pip install omniwire-gateway") from None
-    return int(serve(args.rest))
-
-
 COMMANDS = {
     "plugins": cmd_plugins,
     "transcode": cmd_transcode,
     "call": cmd_call,
-    "serve": cmd_serve,
 }
+BUILTIN_COMMANDS = frozenset(COMMANDS)
 
 
 if __name__ == "__main__":

@@ -136,6 +136,19 @@ def omniwire_register_guards(register: Callable[[Any], None]) -> None:
     """
 
 
+@hookspec
+def omniwire_register_commands(register: Callable[[Any], None]) -> None:
+    """Contribute ``omniwire`` subcommands (``serve``, ``usage``, ``sanitize``...). Call
+    ``register(command)``; ``command.name`` is the subcommand, ``command.help`` its one
+    line, ``command.configure(parser)`` adds its arguments to an argparse parser and
+    ``command.run(args) -> int`` runs it (raise OmniwireError for bad input).
+
+    :param register: callback taking a command object.
+
+    Added in 0.1.
+    """
+
+
 # -- stages -------------------------------------------------------------------------------
 
 

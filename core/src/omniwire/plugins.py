@@ -46,6 +46,7 @@ REGISTRIES: dict[str, tuple[str, str]] = {
     "omniwire_register_price_tables": ("price_tables", "name"),
     "omniwire_register_endpoint_profiles": ("endpoint_profiles", "name"),
     "omniwire_register_guards": ("guards", "name"),
+    "omniwire_register_commands": ("commands", "name"),
 }
 
 

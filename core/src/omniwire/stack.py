@@ -22,7 +22,7 @@ from . import builtins as _builtin
 from .call import Attempt, Call
 from .codec import Codec, Family
 from .endpoint import Endpoint, EndpointProfile
-from .errors import ConfigError, OmniwireError, ProtocolError, UpstreamError
+from .errors import ConfigError, OmniwireError, PluginError, ProtocolError, UpstreamError
 from .guard import Failover, Guard, RetryPolicy
 from .model import (
     EmbeddingRequest,
@@ -117,6 +117,7 @@ class Stack:
             self.pm.register(plugin, name=f"stack-plugin-{id(self)}-{i}")
         self.router = Router(endpoints, routes)
         self.strict = strict
+        self.price_tables = list(self.pm.table("price_tables").values())
         # a route's strategy orders its candidates; "priority" is the kernel's own order
         self._strategies: dict[str, Any] = {}
         for route in self.router.routes.values():
@@ -129,7 +130,7 @@ class Stack:
         planted: list[Guard] = []
         if auto_guards:
             factories = sorted(self.pm.table("guards").values(), key=lambda f: f.order)
-            planted = [g for g in (f.from_stack(self) for f in factories) if g is not None]
+            planted = [g for g in (_plant(f, self) for f in factories) if g is not None]
         self.guards: tuple[Guard, ...] = (*watching, *planted, *guards)
         self.retry: RetryPolicy = retry or Failover()
         self._codecs: dict[tuple[str, str], Codec] = {}
@@ -137,7 +138,6 @@ class Stack:
         self._profiles: dict[str, EndpointProfile] = {}
         for endpoint in self.router.endpoints.values():
             self._resolve_endpoint(endpoint)
-        self.price_tables = list(self.pm.table("price_tables").values())
         if transport is None:
             factory = self.pm.get("transports", transport_name)
             transport = factory(**(transport_options or {}))
@@ -455,6 +455,18 @@ class Stack:
 
         config = config_from_env()
         return cls(config.endpoints, routes=config.routes, strict=config.strict, **kwargs)
+
+
+def _plant(factory: Any, stack: Stack) -> Guard | None:
+    try:
+        guard: Guard | None = factory.from_stack(stack)
+    except OmniwireError:
+        raise
+    except Exception as exc:
+        raise PluginError(
+            f"guard {factory.name!r} cannot be set up: {type(exc).__name__}: {exc}"
+        ) from None
+    return guard
 
 
 def _kwargs_caller(caller: Any, stage: str) -> Callable[..., Any]:

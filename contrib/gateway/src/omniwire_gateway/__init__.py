@@ -1,0 +1,1 @@
+"""omniwire-gateway: an OpenAI-, Anthropic- and Gemini-compatible server over omniwire."""
