@@ -1,5 +1,5 @@
 # Two commands on a fresh machine (Python 3.11+, git, make):
-#   make run    set up and start omniwire against a local upstream
+#   make run    set up and start the gateway (a local model unless configured)
 #   make test   set up and run the whole test suite
 PY ?= python3
 SHARED ?= ../shared
@@ -32,8 +32,12 @@ oracles:
 	  done; \
 	else echo "no $(SHARED)/oracles: SDK oracle tests will be skipped"; fi
 
+# The gateway with its embedded default (a local model) unless a config or provider keys
+# say otherwise: PORT, CONFIG and the usual OPENAI_API_KEY / ANTHROPIC_API_KEY /
+# GEMINI_API_KEY are honoured.
+PORT ?= 8787
 run: setup
-	.venv/bin/python -m omniwire_testing.demo
+	.venv/bin/omniwire serve --port $(PORT) $(if $(CONFIG),--config $(CONFIG))
 
 test: setup oracles
 	.venv/bin/python -m pytest -q

@@ -102,3 +102,23 @@ def test_canonical_json_round_trip():
         ]
     )
     assert from_json(to_json(r), Response) == r
+
+
+def test_canonical_json_round_trip_of_every_event_kind():
+    from omniwire import ArgumentsDelta, CitationDelta, StreamError, StreamEvent
+    from omniwire.serialize import from_json, to_json
+
+    events = [
+        ResponseStart(id="r", model="m", usage=Usage(1)),
+        PartStart(0, ToolCallPart("c", "f", "")),
+        ArgumentsDelta(0, "{}"),
+        PartEnd(0, ToolCallPart("c", "f", "{}")),
+        PartStart(1, TextPart("")),
+        CitationDelta(1, {"url": "u"}),
+        PartEnd(1),
+        UsageUpdate(Usage(output_tokens=3)),
+        ResponseEnd(StopReason.MAX_TOKENS, "length"),
+        StreamError("boom", "overloaded_error", 529),
+    ]
+    data = to_json(events)
+    assert from_json(data, list[StreamEvent]) == events

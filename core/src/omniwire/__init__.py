@@ -19,6 +19,7 @@ from .errors import (
     ProtocolError,
     RateLimited,
     Timeout,
+    UnknownModel,
     UpstreamError,
 )
 from .model import *  # noqa: F403
@@ -83,6 +84,7 @@ __all__ = sorted(
         "RateLimited",
         "Secret",
         "Timeout",
+        "UnknownModel",
         "UpstreamError",
         "__version__",
     ]

@@ -20,6 +20,14 @@ if TYPE_CHECKING:
 
 
 @hookimpl
+def omniwire_register_codecs(register: Callable[[Any], None]) -> None:
+    from .canonical import canonical_codecs
+
+    for codec in canonical_codecs():
+        register(codec)
+
+
+@hookimpl
 def omniwire_register_transports(register: Callable[[Any], None]) -> None:
     from .transport import HttpxTransport
 

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 __all__ = ["main"]
 
-INPUT_ERRORS = ("config_error", "invalid_request", "plugin_error")
+INPUT_ERRORS = ("config_error", "invalid_request", "plugin_error", "model_not_found")
 
 
 class UsageError(Exception):

@@ -27,7 +27,55 @@ if TYPE_CHECKING:
     from .sse import SSEEvent
     from .wire import WireRequest
 
-__all__ = ["Codec", "Family", "StreamDecoder", "StreamEncoder"]
+__all__ = ["FEATURES", "Codec", "Family", "StreamDecoder", "StreamEncoder"]
+
+#: The feature vocabulary of ``Codec.features`` (see docs/codecs.md).
+FEATURES = frozenset(
+    {
+        "system",
+        "developer",
+        "text",
+        "image",
+        "audio",
+        "file",
+        "tool_calls",
+        "tool_results",
+        "reasoning",
+        "reasoning_signature",
+        "reasoning_redacted",
+        "reasoning_encrypted",
+        "reasoning_summary",
+        "refusal",
+        "citations",
+        "opaque",
+        "cache_hints",
+        "prompt_cache",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "max_tokens",
+        "temperature",
+        "top_p",
+        "top_k",
+        "n",
+        "stop",
+        "seed",
+        "penalties",
+        "logit_bias",
+        "logprobs",
+        "response_format",
+        "json_schema",
+        "reasoning_effort",
+        "reasoning_budget",
+        "metadata",
+        "user",
+        "service_tier",
+        "usage_cache_read",
+        "usage_cache_write",
+        "usage_reasoning",
+        "stream",
+    }
+)
 
 
 class Family:

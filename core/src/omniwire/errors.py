@@ -3,7 +3,8 @@
 ::
 
     OmniwireError
-    ├── ConfigError            bad configuration, unknown model or codec id
+    ├── ConfigError            bad configuration, unknown codec id
+    │   └── UnknownModel       no route serves the model asked for (404)
     ├── PluginError            a plugin failed to load or registered a clashing name
     ├── ProtocolError          malformed or unconvertible payload (``path`` names the field)
     ├── NoAvailableKey         every candidate key is dead, cooling down or excluded
@@ -33,6 +34,7 @@ __all__ = [
     "ProtocolError",
     "RateLimited",
     "Timeout",
+    "UnknownModel",
     "UpstreamError",
 ]
 
@@ -88,6 +90,13 @@ class OmniwireError(Exception):
 class ConfigError(OmniwireError):
     kind = "config_error"
     default_status = 400
+
+
+class UnknownModel(ConfigError):
+    """No route, provider prefix or single endpoint serves the model asked for."""
+
+    kind = "model_not_found"
+    default_status = 404
 
 
 class PluginError(OmniwireError):

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping, Protocol, Sequence
 import attrs
 
 from .endpoint import Endpoint, Key
-from .errors import ConfigError
+from .errors import ConfigError, UnknownModel
 
 __all__ = ["Candidate", "ModelRoute", "Router", "Strategy", "Target"]
 
@@ -99,7 +99,7 @@ class Router:
         if len(self.endpoints) == 1:
             return None, (Target(next(iter(self.endpoints)), model),)
         known = sorted(self.routes) + [f"{e}:<model>" for e in sorted(self.endpoints)]
-        raise ConfigError(
+        raise UnknownModel(
             f"unknown model {model!r} (known: {', '.join(known) or 'no providers configured'})"
         )
 

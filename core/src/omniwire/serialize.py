@@ -43,19 +43,19 @@ def converter() -> cattrs.Converter:
     c.register_structure_hook_func(is_mapping, lambda v, _: dict(v))
     c.register_unstructure_hook_func(is_mapping, lambda v: dict(v))
 
-    def omit_raw(cls: type) -> bool:
-        return attrs.has(cls) and any(a.name == "raw" for a in attrs.fields(cls))
+    def has_raw(cls: type) -> bool:
+        return any(a.name == "raw" for a in attrs.fields(cls))
 
     def unstructure_factory(cls: type) -> Any:
-        return make_dict_unstructure_fn(
-            cls, c, raw=override(omit=True), _cattrs_omit_if_default=True
-        )
+        extra: dict[str, Any] = {"raw": override(omit=True)} if has_raw(cls) else {}
+        return make_dict_unstructure_fn(cls, c, _cattrs_omit_if_default=True, **extra)
 
     def structure_factory(cls: type) -> Any:
-        return make_dict_structure_fn(cls, c, raw=override(omit=True))
+        extra: dict[str, Any] = {"raw": override(omit=True)} if has_raw(cls) else {}
+        return make_dict_structure_fn(cls, c, **extra)
 
-    c.register_unstructure_hook_factory(omit_raw, unstructure_factory)
-    c.register_structure_hook_factory(omit_raw, structure_factory)
+    c.register_unstructure_hook_factory(attrs.has, unstructure_factory)
+    c.register_structure_hook_factory(attrs.has, structure_factory)
 
     part_fns = {cls: unstructure_factory(cls) for cls in _PARTS.values()}
 
@@ -70,8 +70,16 @@ def converter() -> cattrs.Converter:
         data = {k: v for k, v in value.items() if k != "type"}
         return c.structure(data, _PARTS[value["type"]])
 
-    c.register_unstructure_hook(model.Part, unstructure_part)  # type: ignore[arg-type]
-    c.register_structure_hook(model.Part, structure_part)  # type: ignore[arg-type]
+    part_set = set(_PARTS.values())
+
+    def is_part_union(t: Any) -> bool:
+        return get_origin(t) is Union and set(get_args(t)) - {type(None)} == part_set
+
+    def structure_part_or_none(value: Any, t: Any) -> Any:
+        return None if value is None else structure_part(value, t)
+
+    c.register_unstructure_hook_func(is_part_union, unstructure_part)
+    c.register_structure_hook_func(is_part_union, structure_part_or_none)
     for cls in _PARTS.values():
         c.register_unstructure_hook(cls, unstructure_part)
 
@@ -91,8 +99,13 @@ def converter() -> cattrs.Converter:
             raise ProtocolError(f"not a canonical stream event: {str(value)[:80]}")
         return c.structure({k: v for k, v in value.items() if k != "event"}, cls)
 
-    c.register_unstructure_hook(Union[tuple(_EVENTS.values())], unstructure_event)  # type: ignore[arg-type]
-    c.register_structure_hook(model.StreamEvent, structure_event)  # type: ignore[arg-type]
+    event_set = set(_EVENTS.values())
+
+    def is_event_union(t: Any) -> bool:
+        return get_origin(t) is Union and set(get_args(t)) == event_set
+
+    c.register_unstructure_hook_func(is_event_union, unstructure_event)
+    c.register_structure_hook_func(is_event_union, structure_event)
     for cls in _EVENTS.values():
         c.register_unstructure_hook(cls, unstructure_event)
     return c

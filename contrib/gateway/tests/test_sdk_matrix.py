@@ -1,0 +1,51 @@
+"""The official SDKs, as real clients of the gateway, across every inbound x upstream
+protocol pair: plain, streamed (the SDKs' own stream helpers) and tool calls."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import UPSTREAMS, run_sdk
+
+INBOUND = ("chat", "responses", "messages", "gemini")
+MODES = ("plain", "stream", "tools")
+
+
+def cases() -> list[dict]:
+    out = []
+    for inbound in INBOUND:
+        for model in UPSTREAMS:
+            for mode in MODES:
+                prompt = (
+                    "please call tool get_weather"
+                    if mode == "tools"
+                    else f"hi {inbound} {model} {mode}"
+                )
+                out.append({"inbound": inbound, "model": model, "mode": mode, "prompt": prompt})
+    return out
+
+
+def check(results: list[dict]) -> list[str]:
+    problems = []
+    for r in results:
+        case = r["case"]
+        label = f"{case['inbound']} -> {case['model']} ({case['mode']})"
+        if not r["ok"]:
+            problems.append(f"{label}: {r['error']}")
+            continue
+        res = r["result"]
+        if case["mode"] == "tools":
+            if res.get("tool") != "get_weather":
+                problems.append(f"{label}: no tool call: {res}")
+            if case["inbound"] == "chat" and res.get("tool_plain") != "get_weather":
+                problems.append(f"{label}: no tool call without streaming: {res}")
+        elif res.get("text") != f"echo: {case['prompt']}":
+            problems.append(f"{label}: text {res.get('text')!r}")
+    return problems
+
+
+@pytest.mark.parametrize("generation", ["new", "old"])
+def test_every_inbound_to_every_upstream(gateway, generation):
+    results = run_sdk(generation, gateway.url, cases())
+    assert len(results) == len(INBOUND) * len(UPSTREAMS) * len(MODES)
+    problems = check(results)
+    assert not problems, "\n".join(problems)
