@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import run_sdk
+from gateway_support import run_sdk
 
 KEY = "sk-gw-test-key-000000"
 

@@ -9,7 +9,7 @@ import time
 
 import httpx
 import pytest
-from conftest import GATEWAY_KEY, UPSTREAMS
+from gateway_support import GATEWAY_KEY, UPSTREAMS
 
 AUTH = {"authorization": f"Bearer {GATEWAY_KEY}"}
 CHAT = "/v1/chat/completions"
@@ -100,7 +100,7 @@ def test_wrong_or_missing_key(gateway, headers):
 
 
 def test_oversize_body(upstream, tmp_path):
-    from conftest import gateway_config
+    from gateway_support import gateway_config
     from omniwire_gateway.testing import RunningGateway
 
     with RunningGateway(
@@ -247,6 +247,7 @@ def test_models_health_metrics(gateway):
         "ge",
     }
     assert "up-key" not in json.dumps(health)
+    assert health["pool"]  # the resilience plugin reports breaker and limit state
     assert httpx.get(gateway.url + "/healthz").text == "ok"
     assert "omniwire_gateway_requests_total" in httpx.get(gateway.url + "/metrics").text
 

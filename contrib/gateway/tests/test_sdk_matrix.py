@@ -4,7 +4,7 @@ protocol pair: plain, streamed (the SDKs' own stream helpers) and tool calls."""
 from __future__ import annotations
 
 import pytest
-from conftest import UPSTREAMS, run_sdk
+from gateway_support import UPSTREAMS, run_sdk
 
 INBOUND = ("chat", "responses", "messages", "gemini")
 MODES = ("plain", "stream", "tools")

@@ -63,6 +63,8 @@ class Call:
         "status",
         "attributes",
         "admitted",
+        "sent",
+        "response_headers",
     )
 
     def __init__(
@@ -97,6 +99,11 @@ class Call:
         self.attributes: dict[str, Any] = {}
         self.admitted: list[Any] = []
         """Guards that admitted the current attempt (completed or aborted at the end)."""
+        self.sent = False
+        """Whether the current attempt reached the transport (a guard's abort can tell a
+        refusal before sending from a failure after it)."""
+        self.response_headers: Any = None
+        """The upstream's response headers for the current attempt (rate-limit state)."""
 
     @property
     def report(self) -> ConversionReport:

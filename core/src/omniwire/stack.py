@@ -117,6 +117,8 @@ class Stack:
             self.pm.register(plugin, name=f"stack-plugin-{id(self)}-{i}")
         self.router = Router(endpoints, routes)
         self.strict = strict
+        self.retry: RetryPolicy = retry or Failover()
+        """Guard factories may replace it at build time (a configured backoff)."""
         self.price_tables = list(self.pm.table("price_tables").values())
         # a route's strategy orders its candidates; "priority" is the kernel's own order
         self._strategies: dict[str, Any] = {}
@@ -132,7 +134,6 @@ class Stack:
             factories = sorted(self.pm.table("guards").values(), key=lambda f: f.order)
             planted = [g for g in (_plant(f, self) for f in factories) if g is not None]
         self.guards: tuple[Guard, ...] = (*watching, *planted, *guards)
-        self.retry: RetryPolicy = retry or Failover()
         self._codecs: dict[tuple[str, str], Codec] = {}
         self._auth: dict[str, Any] = {}
         self._profiles: dict[str, EndpointProfile] = {}
@@ -202,6 +203,9 @@ class Stack:
         call.endpoint = candidate.endpoint
         call.key = candidate.key
         call.model = candidate.model
+        call.status = None
+        call.sent = False
+        call.response_headers = None
         call.codec = self.codec_for(candidate.endpoint, family)
         call.conversion.target = call.codec.id
         call.attempts.append(
@@ -222,8 +226,10 @@ class Stack:
         stage = self._stage
         wire: WireRequest = stage["encode"](call, request)
         wire = stage["auth"](call, wire)
+        call.sent = True
         response: WireResponse = await stage["transport"](call, wire)
         call.status = response.status
+        call.response_headers = response.headers
         if not response.ok:
             body = await read_all(response)
             assert call.codec is not None
@@ -397,8 +403,10 @@ class Stack:
             if "model" in native:
                 native["model"] = request.model
             wire = self._stage["auth"](call, attrs.evolve(template, body=native))
+            call.sent = True
             response = await self._stage["transport"](call, wire)
             call.status = response.status
+            call.response_headers = response.headers
             assert call.codec is not None
             if not response.ok:
                 raise call.codec.decode_error(

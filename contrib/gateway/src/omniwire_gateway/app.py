@@ -19,7 +19,6 @@ from typing import Any
 
 import attrs
 from aiohttp import web
-
 from omniwire.codec import Codec
 from omniwire.errors import OmniwireError, ProtocolError, Timeout, UpstreamError
 from omniwire.model import Raw, StreamError
@@ -160,6 +159,11 @@ class Gateway:
                 params["model"] = request.match_info["model"]
             if method is not None:
                 params["stream"] = "true" if method.startswith("stream") else "false"
+            # betas change what a request means, so they travel on (an Anthropic upstream
+            # receives them; others report them as lost). The API version is the
+            # client's business with its SDK, not part of the request.
+            if "anthropic-beta" in request.headers:
+                params["anthropic-beta"] = request.headers["anthropic-beta"]
             return await self.serve(request, codec, params)
 
         return handle
@@ -218,7 +222,6 @@ class Gateway:
             canonical = attrs.evolve(
                 canonical, raw=Raw(codec.id, body if isinstance(body, dict) else {})
             )
-        canonical = self._with_passthrough_headers(canonical, request, codec)
         record["model"] = getattr(canonical, "model", None)
         stream = bool(getattr(canonical, "stream", False))
         record["stream"] = int(stream)
@@ -340,17 +343,6 @@ class Gateway:
 
     def _too_large(self) -> str:
         return f"request body exceeds the limit of {self.settings.max_body_bytes} bytes"
-
-    @staticmethod
-    def _with_passthrough_headers(canonical: Any, request: web.Request, codec: Codec) -> Any:
-        """Anthropic's version and beta headers travel with the request (in ``extra``),
-        so an Anthropic upstream receives what the client asked for."""
-        beta = request.headers.get("anthropic-beta")
-        if not beta or not hasattr(canonical, "extra"):
-            return canonical
-        extra = dict(canonical.extra or {})
-        extra.setdefault("anthropic-beta", beta)
-        return attrs.evolve(canonical, extra=extra)
 
     # -- shapes of answers ------------------------------------------------------------
 
@@ -475,12 +467,17 @@ class Gateway:
             "models": self.model_names(),
             "uptime_s": round(time.time() - self.started, 1),
         }
-        pool = getattr(self.stack, "pool_status", None)
-        if callable(pool):
-            try:
-                body["pool"] = pool()
-            except Exception:
-                log.exception("pool status failed")
+        for guard in self.stack.guards:  # the routing plugins report their pool state
+            status = getattr(guard, "pool_status", None)
+            if callable(status):
+                try:
+                    found = status(self.stack)
+                    if hasattr(found, "__await__"):
+                        found = await found
+                    body["pool"] = found.to_dict() if hasattr(found, "to_dict") else found
+                except Exception:
+                    log.exception("pool status failed")
+                break
         return web.json_response(body)
 
     async def healthz(self, request: web.Request) -> web.Response:

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import attrs
-
 from omniwire.config import resolve_secret
 from omniwire.errors import ConfigError
 from omniwire.secrets import Secret
