@@ -10,6 +10,7 @@ import secrets
 import socket
 from pathlib import Path
 from typing import Iterable, Mapping
+from urllib.parse import urlsplit
 
 from omniwire.endpoint import Endpoint
 from omniwire.errors import ConfigError
@@ -93,11 +94,7 @@ def check_upstreams(endpoints: Iterable[Endpoint], *, allow_local: bool) -> None
     for e in endpoints:
         if e.profile == "local":
             continue
-        host = e.host.rsplit("@", 1)[-1]
-        if host.startswith("["):
-            host = host[1:].split("]", 1)[0]
-        else:
-            host = host.split(":", 1)[0]
+        host = urlsplit(e.base_url).hostname or ""
         try:
             addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
         except OSError:
