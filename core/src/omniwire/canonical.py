@@ -13,7 +13,7 @@ import json
 from typing import Any, Mapping
 
 from .codec import FEATURES, Codec, Family
-from .errors import OmniwireError, ProtocolError, UpstreamError
+from .errors import OmniwireError, ProtocolError, RateLimited, UpstreamError
 from .model import (
     EmbeddingRequest,
     EmbeddingResponse,
@@ -82,11 +82,17 @@ class CanonicalCodec(Codec):
     def decode_error(self, status: int, headers: Mapping[str, str], body: bytes) -> OmniwireError:
         try:
             data = json.loads(body)["error"]
-            return UpstreamError(
-                str(data["message"]), status=status, upstream_kind=data.get("type")
-            )
+            message, kind = str(data["message"]), data.get("type")
         except (ValueError, KeyError, TypeError):
-            return UpstreamError(f"upstream answered HTTP {status}", status=status)
+            message, kind = f"upstream answered HTTP {status}", None
+        if status == 429:
+            lowered = {k.lower(): v for k, v in headers.items()}
+            try:
+                retry_after: float | None = float(lowered.get("retry-after", ""))
+            except ValueError:
+                retry_after = None
+            return RateLimited(message, retry_after=retry_after, status=429, provider="omniwire")
+        return UpstreamError(message, status=status, upstream_kind=kind, provider="omniwire")
 
 
 class _Decoder:

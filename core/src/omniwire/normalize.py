@@ -21,6 +21,7 @@ from .model import (
     Response,
     Role,
     TextPart,
+    TokenCountRequest,
     ToolCallPart,
     ToolResultPart,
 )
@@ -72,6 +73,8 @@ def _messages(messages: tuple[Message, ...]) -> tuple[Message, ...]:
 def normalize(value: T) -> T:
     """Normalize a Request, Response, Message or tuple of messages."""
     if isinstance(value, Request):
+        return attrs.evolve(value, messages=_messages(value.messages))  # type: ignore[return-value]
+    if isinstance(value, TokenCountRequest):
         return attrs.evolve(value, messages=_messages(value.messages))  # type: ignore[return-value]
     if isinstance(value, Response):
         choices = tuple(attrs.evolve(c, content=_parts(c.content)) for c in value.choices)

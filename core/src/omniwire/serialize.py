@@ -70,6 +70,20 @@ def converter() -> cattrs.Converter:
         data = {k: v for k, v in value.items() if k != "type"}
         return c.structure(data, _PARTS[value["type"]])
 
+    def is_embedding_input(t: Any) -> bool:
+        return t == (str | tuple[int, ...]) or (
+            get_origin(t) is Union and set(get_args(t)) == {str, tuple[int, ...]}
+        )
+
+    def structure_embedding_input(value: Any, _: Any) -> Any:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, list) and all(isinstance(v, int) for v in value):
+            return tuple(value)
+        raise ProtocolError("an embedding input is a string or an array of token ids")
+
+    c.register_structure_hook_func(is_embedding_input, structure_embedding_input)
+
     part_set = set(_PARTS.values())
 
     def is_part_union(t: Any) -> bool:

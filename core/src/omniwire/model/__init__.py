@@ -59,6 +59,7 @@ from .stream import (
     TextDelta,
     UsageUpdate,
     fold,
+    merge_usage,
 )
 
 __all__ = [
@@ -117,4 +118,5 @@ __all__ = [
     "Usage",
     "UsageUpdate",
     "fold",
+    "merge_usage",
 ]

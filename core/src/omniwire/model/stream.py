@@ -41,6 +41,7 @@ __all__ = [
     "TextDelta",
     "UsageUpdate",
     "fold",
+    "merge_usage",
 ]
 
 

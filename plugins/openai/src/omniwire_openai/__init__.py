@@ -1,4 +1,9 @@
-"""omniwire-openai: codecs for the openai wire protocols (work in progress)."""
+"""omniwire-openai: codecs for OpenAI's wire protocols.
+
+``openai.chat``, ``openai.responses``, ``openai.embeddings``, ``openai.images``,
+``openai.audio.transcriptions`` and ``openai.audio.speech``. Import-light: the codec
+modules load when the registration hook runs, not when the plugin is discovered.
+"""
 
 from __future__ import annotations
 
@@ -9,4 +14,19 @@ from omniwire.plugins import hookimpl
 
 @hookimpl
 def omniwire_register_codecs(register: Callable[[Any], None]) -> None:
-    pass
+    from .chat import OpenAIChat
+    from .embeddings import OpenAIEmbeddings
+    from .images import OpenAIImages
+    from .responses import OpenAIResponses
+    from .speech import OpenAISpeech
+    from .transcriptions import OpenAITranscriptions
+
+    for codec in (
+        OpenAIChat(),
+        OpenAIResponses(),
+        OpenAIEmbeddings(),
+        OpenAIImages(),
+        OpenAITranscriptions(),
+        OpenAISpeech(),
+    ):
+        register(codec)
