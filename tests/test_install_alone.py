@@ -6,16 +6,35 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
 from repo_support import ROOT, require
 
-PLUGINS = {
-    "openai": ("openai", ["openai.chat", "openai.responses"]),
-    "anthropic": ("anthropic", ["anthropic.messages"]),
-    "gemini": ("gemini", ["gemini.generate_content"]),
-}
+PLUGIN_DIRS = sorted(p.parent for p in (ROOT / "plugins").glob("*/pyproject.toml"))
+
+
+def project(folder: Path) -> dict:
+    return tomllib.loads((folder / "pyproject.toml").read_text())["project"]
+
+
+def entry_points(folder: Path) -> set[str]:
+    return set(project(folder).get("entry-points", {}).get("omniwire", {}))
+
+
+def first_party_deps(folder: Path) -> set[Path]:
+    """The plugin folders a distribution depends on (its closure), by distribution name."""
+    by_name = {project(p)["name"]: p for p in PLUGIN_DIRS}
+    out: set[Path] = set()
+    todo = [folder]
+    while todo:
+        for dep in project(todo.pop()).get("dependencies", []):
+            name = dep.split(">")[0].split("<")[0].split("=")[0].split("[")[0].strip()
+            if name in by_name and by_name[name] not in out:
+                out.add(by_name[name])
+                todo.append(by_name[name])
+    return out
 
 
 def uv() -> str:
@@ -24,7 +43,7 @@ def uv() -> str:
     return found
 
 
-def install(tmp_path: Path, *dists: str) -> Path:
+def install(tmp_path: Path, *folders: Path) -> Path:
     venv = tmp_path / "venv"
     subprocess.run([uv(), "venv", "--quiet", "--python", "python3", str(venv)], check=True)
     subprocess.run(
@@ -35,7 +54,7 @@ def install(tmp_path: Path, *dists: str) -> Path:
             "--quiet",
             "--python",
             str(venv / "bin" / "python"),
-            *[str(ROOT / d) for d in dists],
+            *[str(f) for f in folders],
         ],
         check=True,
         timeout=300,
@@ -43,40 +62,33 @@ def install(tmp_path: Path, *dists: str) -> Path:
     return venv
 
 
-@pytest.mark.parametrize("name", sorted(PLUGINS))
-def test_kernel_and_one_plugin_alone(tmp_path, name):
-    folder, codecs = PLUGINS[name]
-    venv = install(tmp_path, "core", f"plugins/{folder}")
+def plugins_json(venv: Path) -> dict:
     out = subprocess.run(
         [str(venv / "bin" / "omniwire"), "plugins", "--json"],
         capture_output=True,
         text=True,
         check=True,
     )
-    listing = json.loads(out.stdout)
-    assert [p["name"] for p in listing["plugins"]] == sorted(["builtins", name])
-    provided = {p["name"]: p["provides"] for p in listing["plugins"]}[name]
-    assert set(codecs) <= set(provided["codecs"])
+    return json.loads(out.stdout)
+
+
+@pytest.mark.parametrize("folder", PLUGIN_DIRS, ids=[p.name for p in PLUGIN_DIRS])
+def test_kernel_and_one_plugin_alone(tmp_path, folder):
+    venv = install(tmp_path, ROOT / "core", folder)
+    listing = plugins_json(venv)
+    expected = {"builtins"} | entry_points(folder)
+    for dep in first_party_deps(folder):
+        expected |= entry_points(dep)
+    assert {p["name"] for p in listing["plugins"]} == expected
     assert listing["broken"] == []
-    pip_list = subprocess.run(
-        [uv(), "pip", "list", "--python", str(venv / "bin" / "python")],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    others = {f"omniwire-{o}" for o in PLUGINS if o != name}
-    assert not any(o in pip_list for o in others)
+    provided = {p["name"]: p["provides"] for p in listing["plugins"]}
+    for name in entry_points(folder):
+        assert provided[name], f"{name} registers nothing when installed alone"
 
 
 def test_kernel_alone(tmp_path):
-    venv = install(tmp_path, "core")
-    out = subprocess.run(
-        [str(venv / "bin" / "omniwire"), "plugins", "--json"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert [p["name"] for p in json.loads(out.stdout)["plugins"]] == ["builtins"]
+    venv = install(tmp_path, ROOT / "core")
+    assert [p["name"] for p in plugins_json(venv)["plugins"]] == ["builtins"]
     bad = subprocess.run(
         [
             str(venv / "bin" / "omniwire"),
@@ -91,3 +103,52 @@ def test_kernel_alone(tmp_path):
         text=True,
     )
     assert bad.returncode == 2 and "unknown codec 'openai.chat'" in bad.stderr
+
+
+def test_codec_plugin_alone_transcodes(tmp_path):
+    venv = install(tmp_path, ROOT / "core", ROOT / "plugins" / "openai")
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+    out = subprocess.run(
+        [
+            str(venv / "bin" / "omniwire"),
+            "transcode",
+            "--from",
+            "openai.chat",
+            "--to",
+            "openai.responses",
+            "--report",
+        ],
+        input=body,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(out.stdout)["input"][0]["content"] in (
+        "hi",
+        [{"type": "input_text", "text": "hi"}],
+    )
+
+
+def test_gateway_installs_alone(tmp_path):
+    venv = install(
+        tmp_path,
+        ROOT / "core",
+        ROOT / "plugins" / "openai",
+        ROOT / "plugins" / "anthropic",
+        ROOT / "plugins" / "gemini",
+        ROOT / "plugins" / "aiohttp",
+        ROOT / "contrib" / "gateway",
+    )
+    names = {p["name"] for p in plugins_json(venv)["plugins"]}
+    assert {"gateway", "openai", "anthropic", "gemini", "aiohttp"} <= names
+
+
+def test_testing_kit_installs_alone(tmp_path):
+    venv = install(tmp_path, ROOT / "core", ROOT / "contrib" / "testing")
+    out = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pytest", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "--omniwire-profile" in out.stdout

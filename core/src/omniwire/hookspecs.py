@@ -222,8 +222,9 @@ def omniwire_observe(call: Call, event: str) -> None:
 
     ``event`` is one of ``start`` (before routing), ``attempt`` (a candidate was chosen),
     ``first_chunk`` (first stream event), ``retry`` (the attempt failed and another
-    follows), ``end`` (success; ``call.response``, ``call.usage``, ``call.cost`` set) or
-    ``error`` (``call.error`` set). Implementations must be cheap and must not raise;
+    follows), ``end`` (success; ``call.response``, ``call.usage``, ``call.cost`` set),
+    ``error`` (``call.error`` set) or ``cancelled`` (the task was cancelled or the
+    consumer stopped reading a stream; ``call.usage`` holds what was seen). Implementations must be cheap and must not raise;
     an exception is logged and swallowed.
 
     :param call: the call in flight.

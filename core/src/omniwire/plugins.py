@@ -220,12 +220,19 @@ class PluginManager:
         if self._tables is None:
             self._tables = self._build_tables()
         out = []
-        for name, _plugin in sorted(self.pm.list_name_plugin()):
+        for name, plugin in sorted(self.pm.list_name_plugin()):
             provides: dict[str, list[str]] = {}
             for table, owners in self._owners.items():
                 mine = sorted(k for k, owner in owners.items() if owner == name)
                 if mine:
                     provides[table] = mine
+            stages = sorted(
+                caller.name.removeprefix("omniwire_")
+                for caller in self.pm.get_hookcallers(plugin) or ()
+                if caller.name not in REGISTRIES
+            )
+            if stages:
+                provides["stages"] = stages
             dist, version = self._dists.get(name, (None, None))
             out.append(PluginInfo(name, dist, version, provides))
         return out

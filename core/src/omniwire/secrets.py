@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 import threading
 
-__all__ = ["Secret", "constant_time_equal", "scrub"]
+__all__ = ["Secret", "constant_time_equal", "known_secrets", "scrub"]
 
 _known: set[str] = set()
 _lock = threading.Lock()
@@ -59,6 +59,12 @@ def masked(value: str) -> str:
 
 def constant_time_equal(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
+
+
+def known_secrets() -> frozenset[str]:
+    """Every secret value registered so far (for sanitizers that redact recordings)."""
+    with _lock:
+        return frozenset(_known)
 
 
 def scrub(text: str) -> str:

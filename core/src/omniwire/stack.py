@@ -329,11 +329,15 @@ class Stack:
         self._observe(call, "end")
 
     async def _fail(self, call: Call, exc: OmniwireError | None) -> None:
+        """End a call that did not succeed: ``exc`` is the error, None a cancellation
+        (or a consumer that stopped reading a stream)."""
         await self._abort(call, exc)
+        call.ended = time.perf_counter()
         if exc is not None:
             call.error = exc
-            call.ended = time.perf_counter()
             self._observe(call, "error")
+        else:
+            self._observe(call, "cancelled")
 
     # -- public API -------------------------------------------------------------------
 
@@ -428,6 +432,18 @@ class Stack:
         except BaseException:
             await self._fail(call, None)
             raise
+
+    async def pool_status(self) -> dict[str, Any]:
+        """The state of every endpoint and key as the routing guards see it (breakers,
+        cooldowns, in-flight, limits); empty when no guard reports any."""
+        for guard in self.guards:
+            report = getattr(guard, "pool_status", None)
+            if callable(report):
+                found = report(self)
+                if hasattr(found, "__await__"):
+                    found = await found
+                return dict(found.to_dict() if hasattr(found, "to_dict") else found)
+        return {}
 
     def sync(self) -> Any:
         """A blocking facade over this stack (runs an event loop in a thread)."""

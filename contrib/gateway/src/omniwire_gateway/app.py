@@ -467,17 +467,13 @@ class Gateway:
             "models": self.model_names(),
             "uptime_s": round(time.time() - self.started, 1),
         }
-        for guard in self.stack.guards:  # the routing plugins report their pool state
-            status = getattr(guard, "pool_status", None)
-            if callable(status):
-                try:
-                    found = status(self.stack)
-                    if hasattr(found, "__await__"):
-                        found = await found
-                    body["pool"] = found.to_dict() if hasattr(found, "to_dict") else found
-                except Exception:
-                    log.exception("pool status failed")
-                break
+        try:
+            pool = await self.stack.pool_status()  # the routing plugins' view of the pool
+        except Exception:
+            log.exception("pool status failed")
+            pool = {}
+        if pool:
+            body["pool"] = pool
         return web.json_response(body)
 
     async def healthz(self, request: web.Request) -> web.Response:
