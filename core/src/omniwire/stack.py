@@ -165,9 +165,11 @@ class Stack:
         for codec in self.pm.codecs.values():
             if codec.id.startswith(prefix) and (endpoint.name, codec.family) not in self._codecs:
                 self._codecs[(endpoint.name, codec.family)] = codec
-        scheme = endpoint.auth or primary.default_auth
+        profile = self.pm.get("endpoint_profiles", endpoint.profile)
+        # an explicit auth wins, then what the profile needs (Azure: api-key), then the codec's
+        scheme = endpoint.auth or getattr(profile, "default_auth", None) or primary.default_auth
         self._auth[endpoint.name] = self.pm.get("auth_schemes", scheme)
-        self._profiles[endpoint.name] = self.pm.get("endpoint_profiles", endpoint.profile)
+        self._profiles[endpoint.name] = profile
 
     def codec_for(self, endpoint: Endpoint, family: str) -> Codec:
         codec = self._codecs.get((endpoint.name, family))

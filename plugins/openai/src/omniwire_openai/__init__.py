@@ -21,8 +21,12 @@ def omniwire_register_codecs(register: Callable[[Any], None]) -> None:
     from .speech import OpenAISpeech
     from .transcriptions import OpenAITranscriptions
 
+    compat = OpenAIChat(typed_content=True)
+    compat.id = "openai.chat_compat"  # type: ignore[misc]
+    compat.routes = ()  # type: ignore[misc]
     for codec in (
         OpenAIChat(),
+        compat,
         OpenAIResponses(),
         OpenAIEmbeddings(),
         OpenAIImages(),
@@ -30,3 +34,10 @@ def omniwire_register_codecs(register: Callable[[Any], None]) -> None:
         OpenAISpeech(),
     ):
         register(codec)
+
+
+@hookimpl
+def omniwire_register_endpoint_profiles(register: Callable[[Any], None]) -> None:
+    from .profiles import AzureProfile
+
+    register(AzureProfile())
