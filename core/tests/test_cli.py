@@ -124,3 +124,79 @@ def test_call_upstream_failure_exit_1(capsys):
         assert code == 2
     else:
         assert code == 1 and "connection to 127.0.0.1:9 failed" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "needles"),
+    [
+        (
+            ["transcode", "--from", "openai.chat", "--to", "anthropic.messages"],
+            "{not json",
+            ["not valid JSON", "line 1"],
+        ),
+        (["transcode", "--from", "openai.chat", "--to", "anthropic.messages"], "", ["no payload"]),
+        (
+            [
+                "transcode",
+                "--from",
+                "openai.chat",
+                "--to",
+                "anthropic.messages",
+                "--kind",
+                "banana",
+            ],
+            "{}",
+            ["--kind must be one of"],
+        ),
+        (
+            ["transcode", "--from", "openai.chat", "--to", "anthropic.messages"],
+            '{"model": 3, "messages": []}',
+            ["$.model", "expected string"],
+        ),
+        (
+            ["transcode", "--from", "openai.chat", "--to", "openai.embeddings"],
+            "{}",
+            ["cannot convert generate codec"],
+        ),
+    ],
+)
+def test_transcode_bad_payloads_with_real_codecs(args, stdin, needles):
+    pytest.importorskip("omniwire_openai")
+    pytest.importorskip("omniwire_anthropic")
+    assert_clean_error(omniwire(*args, stdin=stdin), *needles)
+
+
+def test_call_unknown_model_is_one_line(tmp_path):
+    pytest.importorskip("omniwire_openai")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        '[[providers]]\nname = "a"\nprotocol = "openai.chat"\nbase_url = "http://127.0.0.1:9/v1"\n'
+        '[[providers]]\nname = "b"\nprotocol = "openai.chat"\nbase_url = "http://127.0.0.1:9/v1"\n'
+    )
+    assert_clean_error(
+        omniwire("call", "--model", "nope", "--config", str(cfg), "hi"), "unknown model 'nope'"
+    )
+
+
+def test_transcode_round_trip_with_report():
+    pytest.importorskip("omniwire_anthropic")
+    body = json.dumps(
+        {
+            "model": "m",
+            "max_tokens": 10,
+            "top_k": 3,
+            "messages": [{"role": "user", "content": "hi"}],
+        }
+    )
+    proc = omniwire(
+        "transcode", "--from", "anthropic.messages", "--to", "openai.chat", "--report", stdin=body
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    report = json.loads(proc.stderr)
+    assert out["messages"] == [{"role": "user", "content": "hi"}]
+    assert (
+        report["bridged"]
+        and report["lossy"]
+        and any("top_k" in r["path"] for r in report["loss_reasons"])
+    )

@@ -80,6 +80,7 @@ from ._common import (
     stream_error,
     timestamp,
 )
+from .envelope import foreign, seal, unseal
 
 __all__ = ["OpenAIResponses"]
 
@@ -519,6 +520,11 @@ class OpenAIResponses(OpenAICodec):
             texts = []
             for _, c, p in iter_list(opt(item, "content", list, path) or [], f"{path}.content"):
                 texts.append(expect(c, "text", str, p))
+            sealed = unseal(
+                opt(item, "encrypted_content", str, path), "".join(texts), tuple(summary)
+            )
+            if sealed is not None:  # another provider's reasoning coming home
+                return [sealed]
             return [
                 ReasoningPart(
                     "".join(texts),
@@ -1001,6 +1007,17 @@ class OpenAIResponses(OpenAICodec):
                 path, "reasoning without an OpenAI item id cannot be sent back to the Responses API"
             )
             return None
+        if output and raw is None and foreign(p):
+            # a Responses client echoes encrypted_content: the origin's signature rides in it
+            item = {
+                "id": p.id or gen_id("rs_"),
+                "type": "reasoning",
+                "summary": [{"type": "summary_text", "text": s} for s in p.summary],
+                "encrypted_content": seal(p),
+            }
+            if p.text:
+                item["content"] = [{"type": "reasoning_text", "text": p.text}]
+            return item
         if p.signature is not None:
             conv.lose(f"{path}.signature", "Responses reasoning carries no signature")
         if p.redacted:
@@ -1462,6 +1479,8 @@ class _Item:
         "encrypted",
         "done",
         "empty_args",
+        "origin",
+        "signature",
     )
 
     def __init__(self, oi: int, item: dict[str, Any], kind: str, meta: Any = None) -> None:
@@ -1473,6 +1492,8 @@ class _Item:
         self.summary: list[list[str]] = []
         self.reasoning: list[str] = []
         self.encrypted: list[str] | None = None
+        self.origin: ReasoningPart | None = None  # another provider's reasoning, to seal
+        self.signature: list[str] = []
         self.done = False
         self.empty_args = False  # a call whose arguments are "{}" unless fragments follow
 
@@ -1651,6 +1672,8 @@ class _ResponsesStreamEncoder:
             it = self.parts.get(event.index)
             if isinstance(it, _Item) and it.kind == "reasoning" and event.encrypted:
                 it.encrypted = (it.encrypted or []) + [event.signature]
+            elif isinstance(it, _Item) and it.kind == "reasoning" and it.origin is not None:
+                it.signature.append(event.signature)
             else:
                 self.lose(
                     f"$.parts[{event.index}].signature", "Responses reasoning carries no signature"
@@ -1802,13 +1825,16 @@ class _ResponsesStreamEncoder:
             it, ev = self._add_item(item, "reasoning", same(p.raw, self.codec.id))
             out.append(ev)
             self.parts[event.index] = it
+            origin = p.raw.protocol if p.raw is not None else None
+            if origin is not None and not origin.startswith("openai."):
+                it.origin = p  # sealed into encrypted_content when the item is done
             if p.encrypted is not None:
                 it.encrypted = [p.encrypted]
             for k, s in enumerate(p.summary):
                 out.extend(self._summary_delta(it, k, s))
             if p.text:
                 out.extend(self._reasoning_delta(it, p.text))
-            if p.signature is not None:
+            if p.signature is not None and it.origin is None:
                 self.lose(f"{path}.signature", "Responses reasoning carries no signature")
         elif (
             isinstance(p, OpaquePart)
@@ -1978,6 +2004,16 @@ class _ResponsesStreamEncoder:
             encrypted = "".join(it.encrypted) if it.encrypted is not None else None
             if isinstance(final, ReasoningPart):
                 summary, text, encrypted = list(final.summary), final.text, final.encrypted
+            if it.origin is not None:
+                signature = "".join(it.signature) or it.origin.signature
+                if isinstance(final, ReasoningPart) and final.signature is not None:
+                    signature = final.signature
+                base = final if isinstance(final, ReasoningPart) else it.origin
+                sealed = ReasoningPart(
+                    text, tuple(summary), signature, encrypted, base.redacted, raw=it.origin.raw
+                )
+                if foreign(sealed):
+                    encrypted = seal(sealed)
             for k, s in enumerate(summary):
                 if k >= len(it.summary):
                     out.extend(self._summary_delta(it, k, ""))
