@@ -10,11 +10,28 @@ sys.path.insert(0, str(Path(__file__).parent))
 from gateway_support import GATEWAY_KEY, gateway_config  # noqa: E402
 
 
+def thinking_responder(request, recorded):
+    """The kit's echo, plus signed reasoning when the request asks for reasoning."""
+    import attrs
+    from omniwire import Request, ReasoningPart
+    from omniwire_testing.upstream import echo_response
+
+    response = echo_response(request, recorded.index + 1)
+    reasoning = getattr(request, "reasoning", None) if isinstance(request, Request) else None
+    if reasoning is None or reasoning.enabled is False:
+        return response
+    thought = ReasoningPart("Let me think about that.", signature="sig-upstream-0001")
+    choice = response.choices[0]
+    return attrs.evolve(
+        response, choices=(attrs.evolve(choice, content=(thought, *choice.content)),)
+    )
+
+
 @pytest.fixture(scope="module")
 def upstream():
     from omniwire_testing.upstream import FakeUpstream
 
-    with FakeUpstream() as up:
+    with FakeUpstream(responder=thinking_responder) as up:
         yield up
 
 

@@ -120,6 +120,23 @@ def run_responses(c, case):
         with client.responses.stream(model=case["model"], input=case["prompt"]) as s:
             final = s.get_final_response()
         return {"text": final.output_text, "status": final.status}
+    if mode == "thinking":
+        with client.responses.stream(
+            model=case["model"],
+            input=case["prompt"],
+            reasoning={"effort": "low", "summary": "auto"},
+        ) as s:
+            final = s.get_final_response()
+        items = [o for o in final.output if o.type == "reasoning"]
+        text = ""
+        if items:
+            parts = list(getattr(items[0], "content", None) or []) + list(items[0].summary or [])
+            text = "".join(getattr(p, "text", "") for p in parts)
+        return {
+            "text": final.output_text,
+            "thinking": text or None,
+            "signature": getattr(items[0], "encrypted_content", None) if items else None,
+        }
     if mode == "tools":
         with client.responses.stream(
             model=case["model"], input=case["prompt"], tools=[TOOL_RESPONSES]

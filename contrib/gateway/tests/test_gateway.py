@@ -305,3 +305,28 @@ def test_ssrf_guard_refuses_internal_upstreams(tmp_path):
     config = '[[providers]]\nname = "x"\nprotocol = "openai.chat"\nbase_url = "http://169.254.169.254/v1"\n'
     with pytest.raises(ConfigError, match="internal address"):
         RunningGateway(config, workdir=tmp_path, flags={"allow_local_upstreams": False}).start()
+
+
+def test_budget_refusal_is_429_in_each_protocol(upstream, tmp_path):
+    from gateway_support import gateway_config
+    from omniwire_gateway.testing import RunningGateway
+
+    config = gateway_config(upstream) + (
+        '[[models]]\nname = "capped"\ntargets = ["oa:up-model"]\nbudget_usd = 0.0001\n'
+        "price = { input_per_mtok = 1000.0, output_per_mtok = 1000.0 }\n"
+    )
+    upstream.clear()
+    with RunningGateway(config, workdir=tmp_path, keys=(GATEWAY_KEY,)) as gw:
+        r = post(gw, CHAT, chat(model="capped", max_tokens=1000))
+        assert r.status_code == 429 and "budget" in r.json()["error"]["message"]
+        assert "spent" in r.json()["error"]["message"] or "exceed" in r.json()["error"]["message"]
+        r = post(gw, MESSAGES, anthropic(model="capped"), headers={"x-api-key": GATEWAY_KEY})
+        assert r.status_code == 429 and r.json()["type"] == "error"
+        r = post(
+            gw,
+            "/v1beta/models/capped:generateContent",
+            {"contents": [{"role": "user", "parts": [{"text": "x"}]}]},
+            headers={"x-goog-api-key": GATEWAY_KEY},
+        )
+        assert r.status_code == 429 and r.json()["error"]["status"] == "RESOURCE_EXHAUSTED"
+    assert upstream.requests == []  # nothing was sent for a refused call

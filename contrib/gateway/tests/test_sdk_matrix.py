@@ -24,6 +24,13 @@ def cases() -> list[dict]:
     return out
 
 
+THINKING = [  # reasoning where both sides can carry it
+    {"inbound": inbound, "model": model, "mode": "thinking", "prompt": f"think {inbound} {model}"}
+    for inbound in ("messages", "responses")
+    for model in ("via-anthropic", "via-gemini", "via-responses")
+]
+
+
 def check(results: list[dict]) -> list[str]:
     problems = []
     for r in results:
@@ -33,6 +40,12 @@ def check(results: list[dict]) -> list[str]:
             problems.append(f"{label}: {r['error']}")
             continue
         res = r["result"]
+        if case["mode"] == "thinking":
+            if res.get("thinking") != "Let me think about that." or not res.get("signature"):
+                problems.append(f"{label}: reasoning lost: {res}")
+            if res.get("text") != f"echo: {case['prompt']}":
+                problems.append(f"{label}: text {res.get('text')!r}")
+            continue
         if case["mode"] == "tools":
             if res.get("tool") != "get_weather":
                 problems.append(f"{label}: no tool call: {res}")
@@ -45,7 +58,7 @@ def check(results: list[dict]) -> list[str]:
 
 @pytest.mark.parametrize("generation", ["new", "old"])
 def test_every_inbound_to_every_upstream(gateway, generation):
-    results = run_sdk(generation, gateway.url, cases())
-    assert len(results) == len(INBOUND) * len(UPSTREAMS) * len(MODES)
+    results = run_sdk(generation, gateway.url, cases() + THINKING)
+    assert len(results) == len(INBOUND) * len(UPSTREAMS) * len(MODES) + len(THINKING)
     problems = check(results)
     assert not problems, "\n".join(problems)

@@ -1826,8 +1826,8 @@ class _ResponsesStreamEncoder:
             out.append(ev)
             self.parts[event.index] = it
             origin = p.raw.protocol if p.raw is not None else None
-            if origin is not None and not origin.startswith("openai."):
-                it.origin = p  # sealed into encrypted_content when the item is done
+            if origin is None or not origin.startswith("openai."):
+                it.origin = p  # sealed into encrypted_content when done, if it is signed
             if p.encrypted is not None:
                 it.encrypted = [p.encrypted]
             for k, s in enumerate(p.summary):
