@@ -13,7 +13,7 @@ from gateway_support import GATEWAY_KEY, gateway_config  # noqa: E402
 def thinking_responder(request, recorded):
     """The kit's echo, plus signed reasoning when the request asks for reasoning."""
     import attrs
-    from omniwire import Request, ReasoningPart
+    from omniwire import ReasoningPart, Request
     from omniwire_testing.upstream import echo_response
 
     response = echo_response(request, recorded.index + 1)
