@@ -7,11 +7,11 @@ otherwise). Prices are quoted per million tokens, so a cost is an exact sum of
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 import attrs
 
-__all__ = ["Cost", "ZERO"]
+__all__ = ["ZERO", "Cost", "cost_of", "limit_micros", "micros"]
 
 
 def _decimal(value: object) -> Decimal:
@@ -40,3 +40,18 @@ class Cost:
 
 
 ZERO = Cost(Decimal(0))
+
+
+def micros(cost: Cost) -> int:
+    """What a budget charges for ``cost``: micro-units rounded up, never negative."""
+    return max(cost.micros, 0)
+
+
+def limit_micros(limit: Cost) -> int:
+    """A limit in micro-units rounded down (a budget never allows more than it says)."""
+    return int((limit.amount * 1_000_000).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def cost_of(amount: int) -> Cost:
+    """Integer micro-units back to a Cost."""
+    return Cost(Decimal(amount).scaleb(-6))

@@ -454,7 +454,12 @@ class Stack:
         return SyncStack(self)
 
     async def aclose(self) -> None:
+        """Close the transport and every guard that holds resources (``aclose``)."""
         await self.transport.aclose()
+        for guard in self.guards:
+            close = getattr(guard, "aclose", None)
+            if callable(close):
+                await close()
 
     async def __aenter__(self) -> Stack:
         return self

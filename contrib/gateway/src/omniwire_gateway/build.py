@@ -66,7 +66,7 @@ def build_gateway(
         plugin_manager=pm,
         strict=settings.strict,
         transport_name=transport,
-        options=_options(config),
+        options=_options(config, settings),
     )
     return Gateway(stack, settings, local=local), settings
 
@@ -77,5 +77,12 @@ def _with_keys(settings: GatewaySettings, key: Any) -> GatewaySettings:
     return attrs.evolve(settings, api_keys=(key,))
 
 
-def _options(config: Config) -> Mapping[str, Any]:
-    return config.data
+def _options(config: Config, settings: GatewaySettings) -> Mapping[str, Any]:
+    """The config document as plugins read it, with the settings that flags and the
+    environment may have changed (so ``--redis-url`` reaches the Redis plugin)."""
+    options = dict(config.data)
+    server = dict(options.get("server", {}))
+    if settings.redis_url:
+        server["redis_url"] = settings.redis_url
+    options["server"] = server
+    return options

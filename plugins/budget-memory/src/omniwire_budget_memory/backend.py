@@ -27,9 +27,8 @@ from collections import deque
 from typing import Any, Callable, Iterable
 
 from omniwire.errors import BudgetExceeded
-from omniwire.money import Cost
-
-from .windows import Window, cost_of, limit_micros, micros, parse_window
+from omniwire.money import Cost, cost_of, limit_micros, micros
+from omniwire.windows import Window, parse_window
 
 __all__ = ["MemoryBudgetBackend"]
 

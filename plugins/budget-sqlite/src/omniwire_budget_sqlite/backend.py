@@ -26,9 +26,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, TypeVar
 
 from omniwire.errors import BudgetExceeded, ConfigError
-from omniwire.money import Cost
-
-from .windows import Window, cost_of, limit_micros, micros, parse_window
+from omniwire.money import Cost, cost_of, limit_micros, micros
+from omniwire.windows import Window, parse_window
 
 __all__ = ["SQLiteBudgetBackend"]
 

@@ -1,5 +1,4 @@
-"""Budget windows and money in integer micro-dollars (private helpers; the same rules
-as the memory backend's).
+"""Budget windows, shared by every budget backend (memory, SQLite, Redis...).
 
 A window is written ``total`` (no reset), ``day`` or ``month`` (UTC calendar periods:
 spend resets at 00:00 UTC and on the 1st) or ``rolling:<n><unit>`` (the spend of the
@@ -10,12 +9,10 @@ from __future__ import annotations
 
 import re
 import time
-from decimal import ROUND_FLOOR, Decimal
 
-from omniwire.errors import ConfigError
-from omniwire.money import Cost
+from .errors import ConfigError
 
-__all__ = ["Window", "cost_of", "limit_micros", "micros", "parse_window"]
+__all__ = ["Window", "parse_window"]
 
 _ROLLING = re.compile(r"rolling:(\d+(?:\.\d+)?)([smhd]?)")
 _UNIT = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -58,17 +55,3 @@ def parse_window(spec: str) -> Window:
         window = Window(spec, "rolling", seconds)
     _cache[spec] = window
     return window
-
-
-def micros(cost: Cost) -> int:
-    """What a budget charges for ``cost``: micro-dollars rounded up, never negative."""
-    return max(cost.micros, 0)
-
-
-def limit_micros(limit: Cost) -> int:
-    """A limit in micro-dollars rounded down (a budget never allows more than it says)."""
-    return int((limit.amount * 1_000_000).to_integral_value(rounding=ROUND_FLOOR))
-
-
-def cost_of(amount: int) -> Cost:
-    return Cost(Decimal(amount).scaleb(-6))
