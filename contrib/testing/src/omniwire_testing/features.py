@@ -1,6 +1,6 @@
 """The feature words the kit understands, and which canonical fields each one unlocks.
 
-``VOCABULARY`` is the list from ``docs/codecs.md``. ``KIT_WORDS`` are finer words for
+``VOCABULARY`` is the kernel's list (``omniwire.codec.FEATURES``, ``docs/codecs.md``). ``KIT_WORDS`` are finer words for
 canonical fields that vocabulary does not name (a codec may declare them in
 ``Codec.features``; nothing else reads them). ``FAMILY_WORDS`` name the optional fields of
 the non-generation families, one word per field. No Hypothesis here: the fake upstream
@@ -8,6 +8,8 @@ and the pytest plugin import this module too.
 """
 
 from __future__ import annotations
+
+from omniwire.codec import FEATURES
 
 __all__ = [
     "ALL_WORDS",
@@ -17,58 +19,7 @@ __all__ = [
     "unknown_words",
 ]
 
-VOCABULARY: frozenset[str] = frozenset(
-    {
-        # roles
-        "system",
-        "developer",
-        # parts
-        "text",
-        "image",
-        "audio",
-        "file",
-        "tool_calls",
-        "tool_results",
-        "reasoning",
-        "reasoning_signature",
-        "reasoning_redacted",
-        "reasoning_encrypted",
-        "reasoning_summary",
-        "refusal",
-        "citations",
-        "opaque",
-        # caching
-        "cache_hints",
-        "prompt_cache",
-        # parameters
-        "tools",
-        "tool_choice",
-        "parallel_tool_calls",
-        "max_tokens",
-        "temperature",
-        "top_p",
-        "top_k",
-        "n",
-        "stop",
-        "seed",
-        "penalties",
-        "logit_bias",
-        "logprobs",
-        "response_format",
-        "json_schema",
-        "reasoning_effort",
-        "reasoning_budget",
-        "metadata",
-        "user",
-        "service_tier",
-        # usage
-        "usage_cache_read",
-        "usage_cache_write",
-        "usage_reasoning",
-        # streaming
-        "stream",
-    }
-)
+VOCABULARY: frozenset[str] = FEATURES
 
 #: kit word -> the canonical field it unlocks (documentation and error messages)
 KIT_WORDS: dict[str, str] = {
