@@ -99,6 +99,18 @@ def run_chat(c, case):
             "args": calls[0].function.arguments if calls else None,
             "finish": final.choices[0].finish_reason,
         }
+    if mode == "embed":
+        # strict validation only holds for floats: the SDK's default base64 answer is a
+        # string until its own post-parser decodes it, so check that path unstrictly
+        r = client.embeddings.create(
+            model=case["model"], input=[case["prompt"], "second"], encoding_format="float"
+        )
+        import openai
+
+        lenient = openai.OpenAI(base_url=c["base"] + "/v1", api_key=c["key"], max_retries=0)
+        b = lenient.embeddings.create(model=case["model"], input=[case["prompt"], "second"])
+        same = [len(d.embedding) for d in b.data] == [len(d.embedding) for d in r.data]
+        return {"vectors": [len(d.embedding) for d in r.data], "base64_same_shape": same}
     if mode == "error":
         import openai
 
@@ -209,6 +221,9 @@ def run_gemini(c, case):
         ):
             text += chunk.text or ""
         return {"text": text}
+    if mode == "embed":
+        r = client.models.embed_content(model=case["model"], contents=case["prompt"])
+        return {"vectors": [len(e.values) for e in r.embeddings]}
     if mode == "tools":
         from google.genai import types
 

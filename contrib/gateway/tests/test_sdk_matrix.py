@@ -31,6 +31,13 @@ THINKING = [  # reasoning where both sides can carry it
 ]
 
 
+EMBEDDINGS = [
+    {"inbound": inbound, "model": model, "mode": "embed", "prompt": "embed me"}
+    for inbound in ("chat", "gemini")
+    for model in ("via-chat", "via-gemini")
+]
+
+
 def check(results: list[dict]) -> list[str]:
     problems = []
     for r in results:
@@ -40,6 +47,11 @@ def check(results: list[dict]) -> list[str]:
             problems.append(f"{label}: {r['error']}")
             continue
         res = r["result"]
+        if case["mode"] == "embed":
+            want = 2 if case["inbound"] == "chat" else 1
+            if len(res.get("vectors", [])) != want or not all(res["vectors"]):
+                problems.append(f"{label}: embeddings {res}")
+            continue
         if case["mode"] == "thinking":
             if res.get("thinking") != "Let me think about that." or not res.get("signature"):
                 problems.append(f"{label}: reasoning lost: {res}")
@@ -58,7 +70,9 @@ def check(results: list[dict]) -> list[str]:
 
 @pytest.mark.parametrize("generation", ["new", "old"])
 def test_every_inbound_to_every_upstream(gateway, generation):
-    results = run_sdk(generation, gateway.url, cases() + THINKING)
-    assert len(results) == len(INBOUND) * len(UPSTREAMS) * len(MODES) + len(THINKING)
+    results = run_sdk(generation, gateway.url, cases() + THINKING + EMBEDDINGS)
+    assert len(results) == len(INBOUND) * len(UPSTREAMS) * len(MODES) + len(THINKING) + len(
+        EMBEDDINGS
+    )
     problems = check(results)
     assert not problems, "\n".join(problems)

@@ -65,7 +65,7 @@ class CanonicalCodec(Codec):
 
         return from_json(body, self.response_type)
 
-    def encode_response(self, response: Any, conv: Conversion) -> Any:
+    def encode_response(self, response: Any, conv: Conversion, *, request: Any = None) -> Any:
         from .serialize import to_json
 
         return to_json(response)

@@ -168,7 +168,10 @@ class Codec:
         protocol puts in the URL (Gemini's model and stream method)."""
         raise self._unsupported("decoding requests")
 
-    def encode_response(self, response: Any, conv: Conversion) -> Any:
+    def encode_response(self, response: Any, conv: Conversion, *, request: Any = None) -> Any:
+        """Canonical response -> body in this protocol. ``request`` is the canonical
+        request being answered, when known: some protocols shape the answer after it
+        (base64 embeddings, a single vs a batch embedding, text transcription formats)."""
         raise self._unsupported("encoding responses")
 
     def stream_encoder(self, conv: Conversion, request: Any = None) -> StreamEncoder:

@@ -229,7 +229,7 @@ class Gateway:
             return await self._stream(request, codec, canonical, inbound, strict, record)
         call = await self.stack.invoke(canonical, strict=strict)
         outbound = Conversion(None, codec.id, strict=strict)
-        payload = codec.encode_response(call.response, outbound)
+        payload = codec.encode_response(call.response, outbound, request=canonical)
         report = inbound.report().merged(call.report).merged(outbound.report())
         self._record_call(record, call, report)
         headers = self._loss_headers(report)

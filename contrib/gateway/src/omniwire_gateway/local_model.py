@@ -201,7 +201,7 @@ class LocalModelPlugin:
         conv = Conversion()
         request = codec.decode_request(wire.body, conv, params=_params(call, wire))
         if isinstance(request, EmbeddingRequest):
-            body = codec.encode_response(self.model.embed(request), conv)
+            body = codec.encode_response(self.model.embed(request), conv, request=request)
             return _json(body)
         if isinstance(request, TokenCountRequest):
             return _json(codec.encode_response(self.model.count(request), conv))

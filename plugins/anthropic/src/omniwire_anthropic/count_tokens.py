@@ -95,7 +95,9 @@ class AnthropicCountTokens(Codec):
             raise ProtocolError(f"expected object, got {type_name(body)}", path="$")
         return TokenCountResponse(expect(body, "input_tokens", int), raw=Raw(self.id, body))
 
-    def encode_response(self, response: TokenCountResponse, conv: Conversion) -> dict[str, Any]:
+    def encode_response(
+        self, response: TokenCountResponse, conv: Conversion, *, request: Any = None
+    ) -> dict[str, Any]:
         out = {"input_tokens": response.input_tokens}
         return cv.restore(out, cv.raw_data(response.raw, (self.id,)), ("input_tokens",))
 

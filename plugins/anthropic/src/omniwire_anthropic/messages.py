@@ -384,7 +384,9 @@ class AnthropicMessages(Codec):
             raw=Raw(self.id, body),
         )
 
-    def encode_response(self, response: Response, conv: Conversion) -> dict[str, Any]:
+    def encode_response(
+        self, response: Response, conv: Conversion, *, request: Any = None
+    ) -> dict[str, Any]:
         original = cv.raw_data(response.raw, (self.id,))
         choice = response.choices[0] if response.choices else Choice()
         for extra_choice in response.choices[1:]:

@@ -116,7 +116,9 @@ class GeminiCountTokens(GeminiCodec):
         total = field(body, "totalTokens", int, "$")
         return TokenCountResponse(total or 0, raw=Raw(self.id, body))
 
-    def encode_response(self, response: TokenCountResponse, conv: Conversion) -> dict[str, Any]:
+    def encode_response(
+        self, response: TokenCountResponse, conv: Conversion, *, request: Any = None
+    ) -> dict[str, Any]:
         if not isinstance(response, TokenCountResponse):
             raise ProtocolError(
                 f"expected a TokenCountResponse, got {type(response).__name__}", path="$"

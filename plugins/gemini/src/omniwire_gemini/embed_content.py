@@ -150,7 +150,11 @@ class GeminiEmbedContent(GeminiCodec):
             vectors.append(Embedding(_values(body[e_key], f"$.{e_key}"), 0))
         return EmbeddingResponse(None, vectors, raw=Raw(self.id, body))
 
-    def encode_response(self, response: EmbeddingResponse, conv: Conversion) -> dict[str, Any]:
+    def encode_response(
+        self, response: EmbeddingResponse, conv: Conversion, *, request: Any = None
+    ) -> dict[str, Any]:
+        """``request`` (the EmbeddingRequest answered) tells :embedContent's single form
+        from :batchEmbedContents; without it, the raw response's form, else batch."""
         if not isinstance(response, EmbeddingResponse):
             raise ProtocolError(
                 f"expected an EmbeddingResponse, got {type(response).__name__}", path="$"
@@ -164,6 +168,9 @@ class GeminiEmbedContent(GeminiCodec):
         if [e.index for e in vectors] != list(range(len(vectors))):
             conv.lose("$.embeddings", "Gemini embeddings are positional; indexes renumbered")
         single = raw is not None and key_of(raw, "embedding") is not None
+        asked = raw_data(getattr(request, "raw", None), self.id)
+        if asked is not None:
+            single = key_of(asked, "requests") is None
         if single and len(vectors) == 1:
             out: dict[str, Any] = {"embedding": {"values": list(vectors[0].vector)}}
             return restore(out, raw, {"embedding"})

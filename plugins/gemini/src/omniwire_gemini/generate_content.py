@@ -556,7 +556,9 @@ class GeminiGenerateContent(GeminiCodec):
         events.extend(decoder.close())
         return fold(events)
 
-    def encode_response(self, response: Response, conv: Conversion) -> dict[str, Any]:
+    def encode_response(
+        self, response: Response, conv: Conversion, *, request: Any = None
+    ) -> dict[str, Any]:
         if not isinstance(response, Response):
             raise ProtocolError(f"expected a Response, got {type(response).__name__}", path="$")
         raw = raw_data(response.raw, self.id)

@@ -993,7 +993,9 @@ class OpenAIChat(OpenAICodec):
             raw=Raw(self.id, body),
         )
 
-    def encode_response(self, response: Response, conv: Conversion) -> dict[str, Any]:
+    def encode_response(
+        self, response: Response, conv: Conversion, *, request: Any = None
+    ) -> dict[str, Any]:
         raw = same(response.raw, self.id)
         out: dict[str, Any] = {
             "id": response.id if response.id is not None else gen_id("chatcmpl-"),

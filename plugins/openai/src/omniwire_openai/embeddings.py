@@ -174,7 +174,12 @@ class OpenAIEmbeddings(OpenAICodec):
                 raw_data[i] if i < len(raw_data) and isinstance(raw_data[i], Mapping) else None
             )
             data.append(restore(item, original, ("object", "index", "embedding")))
-        out: dict[str, Any] = {"object": "list", "data": data, "model": response.model or ""}
+        model = response.model or getattr(request, "model", None) or ""
+        out: dict[str, Any] = {"object": "list", "data": data, "model": model}
+        if response.usage is None and raw is None and request is not None:
+            # answering a client: its SDK requires usage, and a bridged answer that had none
+            # (Gemini's) says 0
+            out["usage"] = {"prompt_tokens": 0, "total_tokens": 0}
         if response.usage is not None:
             u = response.usage
             usage: dict[str, Any] = {

@@ -109,7 +109,9 @@ class OpenAIImages(OpenAICodec):
             raw=Raw(self.id, body),
         )
 
-    def encode_response(self, response: ImageResponse, conv: Conversion) -> dict[str, Any]:
+    def encode_response(
+        self, response: ImageResponse, conv: Conversion, *, request: Any = None
+    ) -> dict[str, Any]:
         raw = same(response.raw, self.id)
         raw_data: list[Any] = (
             raw["data"] if raw is not None and isinstance(raw.get("data"), list) else []

@@ -1073,7 +1073,9 @@ class OpenAIResponses(OpenAICodec):
             raw=Raw(self.id, body),
         )
 
-    def encode_response(self, response: Response, conv: Conversion) -> dict[str, Any]:
+    def encode_response(
+        self, response: Response, conv: Conversion, *, request: Any = None
+    ) -> dict[str, Any]:
         raw = same(response.raw, self.id)
         for i in range(1, len(response.choices)):
             conv.lose(f"$.choices[{i}]", "a Responses response has a single output")

@@ -97,7 +97,9 @@ class OpenAISpeech(OpenAICodec):
             raise ProtocolError(f"expected audio bytes, got {type_name(body)}", path="$")
         return SpeechResponse(body, sniff_audio(body))
 
-    def encode_response(self, response: SpeechResponse, conv: Conversion) -> bytes:
+    def encode_response(
+        self, response: SpeechResponse, conv: Conversion, *, request: Any = None
+    ) -> bytes:
         """The audio bytes; the media type belongs in the Content-Type header (see
         ``media_type_of``), so one the bytes do not show is reported."""
         if sniff_audio(response.audio) != response.media_type:
