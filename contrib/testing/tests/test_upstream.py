@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+import anyio
 import httpx
 import pytest
 from omniwire.codec import Family
@@ -270,6 +271,45 @@ def test_other_families(upstream):
     assert again == response  # deterministic
 
 
+def test_toy_codecs_under_another_provider_serve_one_endpoint(fake_upstream_factory):
+    # provider= is what price tables and telemetry see; codecs sharing the id prefix
+    # serve the endpoint, one per family
+    from omniwire import Endpoint
+    from omniwire.model import TokenCountRequest
+    from omniwire.plugins import PluginManager
+    from omniwire.stack import Stack
+
+    chat = ToyCodec("acme.chat", provider="acme", routes=("/chat",), path="/chat")
+    count = ToyCodec(
+        "acme.count_tokens",
+        family=Family.COUNT_TOKENS,
+        provider="acme",
+        routes=("/count",),
+        path="/count",
+    )
+    assert (chat.provider, count.provider, ToyCodec().provider) == ("acme", "acme", "kit")
+    up = fake_upstream_factory([chat, count])
+    stack = Stack(
+        [Endpoint("a", "acme.chat", up.url)],
+        plugin_manager=PluginManager(entry_points=False),
+        codecs=[chat, count],
+    )
+
+    async def main():
+        async with stack:
+            call = await stack.invoke(Request.simple("a:m", "hello"))
+            messages = (Message.text(Role.USER, "one two three"),)
+            return call, await stack.call(TokenCountRequest("a:m", messages))
+
+    call, counted = anyio.run(main)
+    assert call.provider == "acme" and call.response.text == "echo: hello"
+    assert counted.input_tokens == 3
+    assert [(r.path, r.codec) for r in up.requests] == [
+        ("/chat", "acme.chat"),
+        ("/count", "acme.count_tokens"),
+    ]
+
+
 def test_raw_answers(fake_upstream_factory):
     up = fake_upstream_factory(
         [CODEC],
@@ -347,7 +387,7 @@ def test_messages_in_history(client):
 
 def test_a_codec_bug_is_answered_with_500(fake_upstream_factory):
     class Buggy(ToyCodec):
-        def encode_response(self, response, conv):
+        def encode_response(self, response, conv, *, request=None):
             raise KeyError("oops")
 
     up = fake_upstream_factory([Buggy()])

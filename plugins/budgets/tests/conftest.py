@@ -7,10 +7,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from budgets_toy import BToyServer  # noqa: E402
+from budgets_toy import btoy_upstream  # noqa: E402
 
 
 @pytest.fixture
 def btoy_server():
-    with BToyServer() as server:
+    with btoy_upstream() as server:
         yield server

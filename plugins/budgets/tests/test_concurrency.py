@@ -9,7 +9,7 @@ from decimal import Decimal
 import anyio
 import pytest
 from budgets_support import BACKENDS, build, guard_of
-from budgets_toy import BToyServer, request
+from budgets_toy import btoy_upstream, request
 from omniwire import BudgetExceeded
 from omniwire.money import ZERO, Cost
 
@@ -39,7 +39,7 @@ async def _run(stack, calls: int) -> tuple[int, int, list[str]]:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_500_concurrent_calls_spend_exactly_the_budget(btoy_server, backend, tmp_path):
-    btoy_server.delay = 0.005
+    btoy_server.delay(0.005, times=None)
     stack = build(btoy_server.url, backend, tmp_path, budget_usd=str(CALL * 100))
 
     async def main():
@@ -67,7 +67,7 @@ def test_waves_reporting_less_than_estimated_use_the_freed_room_never_more(backe
     # actual 100 in x $2 + 25 out x $10 = $0.00045 < the $0.0007 reserved: a second
     # wave of 60 concurrent calls fits what the first one's settles left, then single
     # calls until less than one reservation remains
-    with BToyServer(usage_in=100, usage_out=25) as server:
+    with btoy_upstream(usage_in=100, usage_out=25) as server:
         stack = build(server.url, backend, tmp_path, budget_usd="0.028")  # 40 reservations
 
         async def main():

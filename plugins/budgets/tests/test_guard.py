@@ -9,7 +9,7 @@ import anyio
 import pytest
 from budgets_support import BACKENDS, build, guard_of, plugin_manager
 from budgets_toy import request
-from omniwire import BudgetExceeded, ConfigError, Endpoint, ProtocolError, UpstreamError
+from omniwire import BudgetExceeded, ConfigError, Endpoint, ProtocolError, UpstreamError, Usage
 from omniwire.money import ZERO, Cost
 from omniwire.stack import Stack
 
@@ -45,7 +45,7 @@ def test_refusal_sends_nothing_and_says_the_budget_is_spent(btoy_server, backend
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_success_settles_to_the_price_stage_cost(btoy_server, backend, tmp_path):
-    btoy_server.usage = {"in": 100, "out": 10}  # $0.0003
+    btoy_server.responder.usage = Usage(100, 10)  # $0.0003
     stack = build(btoy_server.url, backend, tmp_path, budget_usd="1")
 
     async def main():
@@ -61,7 +61,7 @@ def test_success_settles_to_the_price_stage_cost(btoy_server, backend, tmp_path)
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_http_500_charges_nothing_and_holds_nothing(btoy_server, backend, tmp_path):
-    btoy_server.fail = [500]
+    btoy_server.fail(500)
     stack = build(btoy_server.url, backend, tmp_path, budget_usd="1")
 
     async def main():
@@ -77,7 +77,8 @@ def test_http_500_charges_nothing_and_holds_nothing(btoy_server, backend, tmp_pa
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_failover_after_500_charges_only_the_attempt_that_answered(btoy_server, backend, tmp_path):
-    btoy_server.fail = [500, 503]
+    btoy_server.fail(500)
+    btoy_server.fail(503)
     keys = ("sk-btoy-key-0001", "sk-btoy-key-0002", "sk-btoy-key-0003")
     stack = build(btoy_server.url, backend, tmp_path, budget_usd="1", keys=keys)
 
@@ -93,7 +94,7 @@ def test_failover_after_500_charges_only_the_attempt_that_answered(btoy_server, 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_cancelled_call_holds_nothing_and_charges_the_input(btoy_server, backend, tmp_path):
-    btoy_server.hang = True
+    btoy_server.delay(60, times=None)  # held unanswered until the upstream closes
     stack = build(btoy_server.url, backend, tmp_path, budget_usd="1")
 
     async def main():
@@ -111,7 +112,7 @@ def test_cancelled_call_holds_nothing_and_charges_the_input(btoy_server, backend
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_cancelled_call_with_zero_fallback(btoy_server, backend, tmp_path):
-    btoy_server.hang = True
+    btoy_server.delay(60, times=None)  # held unanswered until the upstream closes
     stack = build(
         btoy_server.url, backend, tmp_path, budget_usd="1", budgets={"unseen_usage": "zero"}
     )
@@ -128,7 +129,7 @@ def test_cancelled_call_with_zero_fallback(btoy_server, backend, tmp_path):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_concurrent_cancelled_calls_leave_nothing_held(btoy_server, backend, tmp_path):
-    btoy_server.hang = True
+    btoy_server.delay(60, times=None)  # held unanswered until the upstream closes
     stack = build(btoy_server.url, backend, tmp_path, budget_usd="10")
 
     async def main():
@@ -148,7 +149,7 @@ def test_concurrent_cancelled_calls_leave_nothing_held(btoy_server, backend, tmp
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_stream_cut_midway_settles_the_usage_seen(btoy_server, backend, tmp_path):
-    btoy_server.cut_stream = True
+    btoy_server.cut_stream(after_events=3)  # start (with the input usage), part, text
     stack = build(btoy_server.url, backend, tmp_path, budget_usd="1")
 
     async def main():
@@ -362,7 +363,7 @@ def test_unpriced_allowed_when_configured(btoy_server, tmp_path):
 
 
 def test_count_tokens_estimate_asks_the_provider(btoy_server, tmp_path):
-    btoy_server.count = 10  # 10 x $2/M + 50 x $10/M = $0.00052
+    btoy_server.responder.count = 10  # 10 x $2/M + 50 x $10/M = $0.00052
     stack = build(
         btoy_server.url, "memory", tmp_path, budget_usd="1", budgets={"estimate": "count_tokens"}
     )
@@ -375,8 +376,13 @@ def test_count_tokens_estimate_asks_the_provider(btoy_server, tmp_path):
     assert call.reserved == Cost(Decimal("0.00052"))
 
 
-def test_count_tokens_falls_back_to_the_heuristic(btoy_server, tmp_path):
-    btoy_server.count = "not a number"  # the count call fails to decode
+@pytest.mark.parametrize(
+    "count",
+    ["not a number", -1],  # the count call fails to decode; the guard refuses the count
+    ids=["undecodable", "negative"],
+)
+def test_count_tokens_falls_back_to_the_heuristic(btoy_server, tmp_path, count):
+    btoy_server.responder.count = count
     stack = build(
         btoy_server.url, "memory", tmp_path, budget_usd="1", budgets={"estimate": "count_tokens"}
     )

@@ -9,7 +9,7 @@ import anyio
 import pytest
 from budgets_support import guard_of, plugin_manager
 from budgets_toy import request
-from omniwire import BudgetExceeded
+from omniwire import BudgetExceeded, Usage
 from omniwire.money import Cost
 from omniwire.stack import Stack
 
@@ -17,7 +17,7 @@ prices = pytest.importorskip("omniwire_prices")
 
 
 def test_route_price_drives_reservation_and_settlement(btoy_server, tmp_path):
-    btoy_server.usage = {"in": 100, "out": 10}
+    btoy_server.responder.usage = Usage(100, 10)
     text = f"""
 [budgets]
 backend = "memory"

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from otel_toy import OToyServer  # noqa: E402
+from otel_toy import otoy_upstream  # noqa: E402
 
 
 def _sdk_installed() -> bool:
@@ -30,7 +30,7 @@ if not _sdk_installed():
 
 @pytest.fixture
 def otoy_server():
-    with OToyServer() as server:
+    with otoy_upstream() as server:
         yield server
 
 

@@ -14,15 +14,16 @@ from omniwire.money import Cost
 from omniwire.plugins import PluginManager, hookimpl
 from omniwire.routing import ModelRoute, Target
 from omniwire.stack import Stack
+from omniwire_testing.support import codec_plugin
 from opentelemetry.trace import SpanKind, StatusCode
-from otel_toy import OToyPlugin
+from otel_toy import OToyCodec
 
 SECRET = "sk-otel-test-key-9f8e7d6c5b4a"
 
 
 def make_stack(server, observer, *, plugins=(), routes=(), auto_guards=True, fail_url=None):
     pm = PluginManager(entry_points=False)
-    pm.register(OToyPlugin(), name="otoy")
+    pm.register(codec_plugin(OToyCodec()), name="otoy")
     pm.register(observer, name="otel")
     for i, plugin in enumerate(plugins):
         pm.register(plugin, name=f"extra-{i}")
@@ -149,7 +150,8 @@ def test_streaming_call_has_time_to_first_chunk(otoy_server, otel):
 
 def test_failing_call_records_error_type(otoy_server, otel):
     stack = make_stack(otoy_server, otel.observer())
-    otoy_server.fail = [400]
+    error = {"type": "bad_thing", "message": "otoy upstream: failure 400"}
+    otoy_server.fail(400, body={"error": error})
     with pytest.raises(UpstreamError):
         run(stack, lambda s: s.call(Request.simple("primary:toy-1", "x")))
     span = only_span(otel)
@@ -205,7 +207,7 @@ class Reserve:
 def test_failover_retries_and_budget(otoy_server, otel):
     route = ModelRoute("smart", (Target("primary", "toy-a"), Target("backup", "toy-b")))
     stack = make_stack(otoy_server, otel.observer(), plugins=[_Budget()], routes=[route])
-    otoy_server.fail = [503]
+    otoy_server.fail(503)
     call = run(stack, lambda s: s.invoke(Request.simple("smart", "hi")))
     assert call.response.text == "echo: hi"
     span = only_span(otel)
@@ -232,7 +234,7 @@ def test_failover_retries_and_budget(otoy_server, otel):
 
 def test_the_key_never_reaches_telemetry(otoy_server, otel):
     stack = make_stack(otoy_server, otel.observer(capture_content=True))
-    otoy_server.fail = [401]
+    otoy_server.fail(401)
     with pytest.raises(UpstreamError):
         run(stack, lambda s: s.call(Request.simple("primary:toy-1", "x")))
     run(stack, lambda s: s.call(Request.simple("primary:toy-1", "x")))
@@ -324,7 +326,7 @@ def test_cancelled_task_ends_the_span(otoy_server, otel, auto_guards):
     """With the watch guard the span ends at once; without it (no planted guards), when
     the call record is garbage collected."""
     stack = make_stack(otoy_server, otel.observer(), auto_guards=auto_guards)
-    otoy_server.hang = True
+    otoy_server.delay(0, event_delay=60)  # the stream stalls after its first event
 
     async def cancelled(s):
         with anyio.move_on_after(0.3):

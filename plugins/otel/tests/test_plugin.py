@@ -14,7 +14,8 @@ from omniwire import Endpoint, Request
 from omniwire.plugins import PluginManager, hookimpl
 from omniwire.stack import Stack
 from omniwire_otel import GenAIObserver, observe_pool
-from otel_toy import OToyPlugin
+from omniwire_testing.support import codec_plugin
+from otel_toy import OToyCodec
 
 HERE = Path(__file__).parent
 
@@ -31,7 +32,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from omniwire import Endpoint, Request
 from omniwire.plugins import get_plugin_manager
 from omniwire.stack import Stack
-from otel_toy import OToyCodec, OToyServer
+from otel_toy import OToyCodec, otoy_upstream
 
 exporter = InMemorySpanExporter()
 provider = TracerProvider()
@@ -40,7 +41,7 @@ trace.set_tracer_provider(provider)
 reader = InMemoryMetricReader()
 metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
 
-with OToyServer() as server:
+with otoy_upstream() as server:
     stack = Stack([Endpoint("p", "otoy.chat", server.url, keys=["sk-entry-point-0001"])],
                   codecs=[OToyCodec()])
 
@@ -112,7 +113,7 @@ def test_unexpected_exception_ends_the_span_with_its_class_name(otoy_server, ote
             raise RuntimeError("codec bug")
 
     pm = PluginManager(entry_points=False)
-    pm.register(OToyPlugin(), name="otoy")
+    pm.register(codec_plugin(OToyCodec()), name="otoy")
     pm.register(otel.observer(), name="otel")
     pm.register(Broken(), name="broken")
     stack = Stack([Endpoint("p", "otoy.chat", otoy_server.url)], plugin_manager=pm)
@@ -228,7 +229,7 @@ class _AsyncStatusGuard:
 
 def test_pool_gauges_from_an_async_guard_refresh_when_calls_end(otoy_server, otel):
     pm = PluginManager(entry_points=False)
-    pm.register(OToyPlugin(), name="otoy")
+    pm.register(codec_plugin(OToyCodec()), name="otoy")
     pm.register(otel.observer(metrics=False), name="otel")
     stack = Stack(
         [Endpoint("p", "otoy.chat", otoy_server.url)],

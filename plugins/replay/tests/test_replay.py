@@ -26,7 +26,7 @@ from omniwire_replay import (
     ReplayTransport,
     load_fixture,
 )
-from replay_toy import RToyPlugin
+from replay_toy import RToyPlugin, quoting
 
 KEY = "sk-rec/test+key=0123456789abcdefXYZ"
 
@@ -74,7 +74,8 @@ def test_recorded_fixture_replays_identically_and_holds_no_secret(rtoy_server, t
             stream = recorded_stack.stream(Request.simple("m1", "one two three"))
             out["events"] = [to_json(e) async for e in stream]
             out["stream"] = to_json(stream.response())
-            rtoy_server.fail = [400]
+            failure = UpstreamError("failure 400", status=400)
+            rtoy_server.script(lambda _, seen: quoting(seen, failure))
             with pytest.raises(UpstreamError) as info:
                 await recorded_stack.call(Request.simple("m1", "this one fails"))
             out["error"] = (info.value.status, info.value.message)
@@ -82,7 +83,8 @@ def test_recorded_fixture_replays_identically_and_holds_no_secret(rtoy_server, t
 
     live = anyio.run(record)
     assert len(rtoy_server.requests) == 3
-    assert rtoy_server.requests[0]["auth"] == f"Bearer {KEY}"  # the real key did travel
+    sent = rtoy_server.requests[0]
+    assert sent.headers["authorization"] == f"Bearer {KEY}"  # the real key did travel
 
     text = path.read_text()
     for form in {KEY, quote(KEY, safe=""), quote(KEY), quote_plus(KEY)}:
@@ -95,20 +97,22 @@ def test_recorded_fixture_replays_identically_and_holds_no_secret(rtoy_server, t
     first = fixture.exchanges[0]
     assert first["request"]["url"].endswith("/chat?key=[REDACTED]")
     assert first["request"]["headers"]["authorization"] == "Bearer [REDACTED]"
-    assert first["request"]["body"] == {
-        "model": "m1",
-        "prompt": "hello plain world",
-        "stream": False,
-    }
-    assert first["response"]["body"]["text"] == "echo: hello plain world"
+    assert first["request"]["body"] == sent.json  # as sent
+    assert first["request"]["body"] == to_json(Request.simple("m1", "hello plain world"))
+    assert (
+        first["response"]["body"]["choices"][0]["content"][0]["text"] == "echo: hello plain world"
+    )
     streamed = fixture.exchanges[1]
     assert streamed["request"]["stream"] is True
-    assert streamed["response"]["events"][-1].startswith('data: {"done": true')
-    assert all(e.startswith("data: ") for e in streamed["response"]["events"])
+    assert streamed["response"]["events"][-1] == "data: [DONE]"
+    assert all(
+        re.fullmatch(r"(event: \w+\n)?data: [^\n]+", e) for e in streamed["response"]["events"]
+    )
     assert fixture.exchanges[2]["response"]["status"] == 400
 
-    rtoy_server.__exit__()  # from here on, nothing may touch the network
-    replayed_stack = make_stack(rtoy_server.url, ReplayTransport(path=path))
+    url = rtoy_server.url
+    rtoy_server.close()  # from here on, nothing may touch the network
+    replayed_stack = make_stack(url, ReplayTransport(path=path))
 
     async def replay():
         async with replayed_stack:
@@ -154,7 +158,7 @@ def test_unmatched_request_names_the_closest_recorded_one(rtoy_server, tmp_path)
     with pytest.raises(ReplayMismatch) as info:
         anyio.run(main)
     err = info.value
-    assert err.closest == 0 and err.path == "$.prompt"
+    assert err.closest == 0 and err.path == "$.messages[0].content[0].text"
     assert "closest is exchange #0" in str(err)
     assert "'first prompt' (recorded) vs 'first prompt, changed' (live)" in str(err)
     assert err.kind == "replay_mismatch" and isinstance(err, __import__("omniwire").ConfigError)
@@ -261,7 +265,7 @@ def test_stream_closed_early_is_recorded_as_incomplete(rtoy_server, tmp_path):
     anyio.run(main)
     response = load_fixture(path).exchanges[0]["response"]
     assert response["complete"] is False
-    assert response["events"][0].startswith("data: ")
+    assert response["events"][0].startswith("event: ResponseStart\ndata: ")
 
 
 def test_timing_is_optional_and_realtime_replay_waits(rtoy_server, tmp_path):
@@ -272,13 +276,13 @@ def test_timing_is_optional_and_realtime_replay_waits(rtoy_server, tmp_path):
         async with stack:
             return (await stack.stream(Request.simple("m1", "x y")).collect()).text
 
-    assert anyio.run(stream, stack) == "x y "
+    assert anyio.run(stream, stack) == "echo: x y"
     timing = load_fixture(path).exchanges[0]["timing"]
-    assert timing["headers"] >= 0 and len(timing["events"]) == 3
+    assert timing["headers"] >= 0 and len(timing["events"]) == 6  # 5 canonical events, [DONE]
     assert timing["events"] == sorted(timing["events"])
     assert (
         anyio.run(stream, make_stack(rtoy_server.url, ReplayTransport(path=path, realtime=True)))
-        == "x y "
+        == "echo: x y"
     )
 
 

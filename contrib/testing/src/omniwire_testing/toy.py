@@ -108,8 +108,9 @@ class ToyStreamDecoder:
 
 
 class ToyCodec(Codec):
-    """The toy protocol. Instances may override ``id``, ``family``, ``routes`` and the
-    client-side ``path``; routes follow the OpenAI convention (``/v1`` in the base URL)."""
+    """The toy protocol. Instances may override ``id``, ``family``, ``provider`` (what
+    price tables and telemetry see), ``routes`` and the client-side ``path``; routes follow
+    the OpenAI convention (``/v1`` in the base URL)."""
 
     id = "kit.chat"
     family = Family.GENERATE
@@ -123,6 +124,7 @@ class ToyCodec(Codec):
         id: str | None = None,
         *,
         family: str | None = None,
+        provider: str | None = None,
         routes: tuple[str, ...] | None = None,
         path: str | None = None,
     ) -> None:
@@ -130,6 +132,8 @@ class ToyCodec(Codec):
             self.id = id  # type: ignore[misc]
         if family is not None:
             self.family = family  # type: ignore[misc]
+        if provider is not None:
+            self.provider = provider  # type: ignore[misc]
         if routes is not None:
             self.routes = routes  # type: ignore[misc,assignment]
         if path is not None:
@@ -181,7 +185,7 @@ class ToyCodec(Codec):
             return _embedding_request(body)
         return from_json(body, self.request_type)
 
-    def encode_response(self, response: Any, conv: Conversion) -> Any:
+    def encode_response(self, response: Any, conv: Conversion, *, request: Any = None) -> Any:
         return to_json(response)
 
     def stream_encoder(self, conv: Conversion, request: Any = None) -> ToyStreamEncoder:

@@ -812,7 +812,7 @@ class FakeUpstream:
         if recorded.stream:
             return await self._stream(codec, canonical, result, fault, writer, keep)
         response = fold(result) if isinstance(result, (list, tuple)) else result
-        payload = codec.encode_response(response, Conversion(None, codec.id))
+        payload = codec.encode_response(response, Conversion(None, codec.id), request=canonical)
         if isinstance(payload, (bytes, bytearray)):
             data, ctype = (
                 bytes(payload),
