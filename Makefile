@@ -8,7 +8,7 @@ UV := .tools/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: setup run test oracles lint typecheck clean
+.PHONY: setup run test oracles bench lint typecheck clean
 
 $(UV):
 	$(PY) -m venv .tools
@@ -42,6 +42,11 @@ run: setup
 test: setup oracles
 	.venv/bin/python -m pytest -q
 
+# Benchmarks against raw httpx/aiohttp, the OpenAI SDK and LiteLLM (their own venv,
+# .bench/); writes docs/benchmarks.md and .png. About ten minutes.
+bench: setup
+	.venv/bin/python -m omniwire_bench run
+
 lint: setup
 	.venv/bin/ruff check core plugins contrib tests
 	.venv/bin/ruff format --check core plugins contrib tests
@@ -50,4 +55,4 @@ typecheck: setup
 	.venv/bin/mypy
 
 clean:
-	rm -rf .venv .tools .oracles
+	rm -rf .venv .tools .oracles .bench

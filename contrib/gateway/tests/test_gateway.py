@@ -199,7 +199,7 @@ def test_upstream_killed_mid_stream_gives_error_event(gateway, upstream, path, b
 
 def test_stream_is_flushed_event_by_event(gateway, upstream):
     upstream.clear()
-    upstream.delay(0.05, times=None)
+    upstream.delay(0.05, times=None, event_delay=0.005)  # events arrive apart in time
     try:
         with httpx.stream(
             "POST",

@@ -572,8 +572,16 @@ class StreamResult:
 
     def __aiter__(self) -> AsyncIterator[StreamEvent]:
         if self._iterator is None:
-            self._iterator = self._run()
+            self._iterator = self._run(False)
         return self._iterator
+
+    def batches(self) -> AsyncIterator[list[StreamEvent]]:
+        """The same events, as one list per upstream read that carried them (never
+        empty). A server writes each list at once: one send for everything that arrived
+        together, instead of one per event. Use either this or iteration, not both."""
+        if self._iterator is None:
+            self._iterator = self._run(True)  # type: ignore[assignment]
+        return self._iterator  # type: ignore[return-value]
 
     async def __aenter__(self) -> StreamResult:
         return self
@@ -604,7 +612,7 @@ class StreamResult:
             await upstream.aclose()
             raise
 
-    async def _run(self) -> AsyncIterator[StreamEvent]:
+    async def _run(self, batched: bool) -> AsyncIterator[Any]:
         stack, call, fold = self.stack, self.call, self._fold
         stack._observe(call, "start")
         try:
@@ -614,19 +622,30 @@ class StreamResult:
                 raise ProtocolError("upstream answered a stream request without a stream")
             parser = SSEParser()
             first = True
+            feed = fold.feed
             async for chunk in upstream.chunks:
+                batch: list[StreamEvent] = []
                 for sse in parser.feed(chunk):
                     for event in decoder.feed(sse):
                         if first:
                             call.first_chunk_at = time.perf_counter()
                             stack._observe(call, "first_chunk")
                             first = False
-                        fold.feed(event)
-                        yield event
+                        feed(event)
+                        if batched:
+                            batch.append(event)
+                        else:
+                            yield event
+                if batch:
+                    yield batch
             tail = [e for sse in parser.close() for e in decoder.feed(sse)]
-            for event in tail + decoder.close():
-                fold.feed(event)
-                yield event
+            tail += decoder.close()
+            for event in tail:
+                feed(event)
+                if not batched:
+                    yield event
+            if batched and tail:
+                yield tail
             if fold.error is not None:
                 raise UpstreamError(
                     f"upstream stream error: {fold.error.message}",

@@ -9,7 +9,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import anyio
 import pytest
-
 from omniwire import Timeout, UpstreamError
 from omniwire.plugins import PluginManager
 from omniwire.wire import MultipartBody, WireRequest
@@ -38,9 +37,15 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
             self.close_connection = True
             return
-        payload = json.dumps({"path": self.path, "ctype": self.headers.get("content-type"),
-                              "auth": self.headers.get("authorization"),
-                              "size": len(body), "body": body.decode(errors="replace")}).encode()
+        payload = json.dumps(
+            {
+                "path": self.path,
+                "ctype": self.headers.get("content-type"),
+                "auth": self.headers.get("authorization"),
+                "size": len(body),
+                "body": body.decode(errors="replace"),
+            }
+        ).encode()
         self.send_response(418 if self.path == "/teapot" else 200)
         self.send_header("content-type", "application/json")
         self.send_header("x-ratelimit-remaining-requests", "7")
@@ -75,7 +80,9 @@ def send(wire, **options):
 
 
 def test_json_body_and_headers(server):
-    r, _ = send(WireRequest("/x", {"a": 1}, url=server + "/x", headers={"authorization": "Bearer k"}))
+    r, _ = send(
+        WireRequest("/x", {"a": 1}, url=server + "/x", headers={"authorization": "Bearer k"})
+    )
     data = json.loads(r.body)
     assert r.status == 200 and data["ctype"] == "application/json" and data["auth"] == "Bearer k"
     assert json.loads(data["body"]) == {"a": 1}

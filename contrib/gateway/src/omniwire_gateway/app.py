@@ -256,11 +256,12 @@ class Gateway:
         record: dict[str, Any],
     ) -> web.StreamResponse:
         result = self.stack.stream(canonical, strict=strict)
-        events = result.__aiter__()
+        # events in batches: everything one upstream read carried goes out in one write
+        batches = result.batches()
         try:
             # the first event decides the status: errors before it are plain HTTP errors
             try:
-                first = await events.__anext__()
+                first = await batches.__anext__()
             except StopAsyncIteration:
                 first = None
             outbound = Conversion(None, codec.id, strict=strict)
@@ -277,9 +278,9 @@ class Gateway:
             await response.prepare(request)
             try:
                 if first is not None:
-                    await self._write(response, encoder.feed(first))
-                    async for event in events:
-                        await self._write(response, encoder.feed(event))
+                    await self._write_batch(response, encoder, first)
+                    async for batch in batches:
+                        await self._write_batch(response, encoder, batch)
                 await self._write(response, encoder.close())
                 self._record_call(record, result.call, inbound.report().merged(result.call.report))
             except OmniwireError as exc:
@@ -296,6 +297,12 @@ class Gateway:
             return response
         finally:
             await result.aclose()
+
+    @staticmethod
+    async def _write_batch(response: web.StreamResponse, encoder: Any, batch: list[Any]) -> None:
+        out = [e.encode() for event in batch for e in encoder.feed(event)]
+        if out:
+            await response.write(b"".join(out))
 
     @staticmethod
     async def _write(response: web.StreamResponse, events: list[Any]) -> None:

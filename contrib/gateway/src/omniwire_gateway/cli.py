@@ -69,6 +69,10 @@ class ServeCommand:
             import asyncio
 
             asyncio.set_event_loop(loop_factory())
+        import gc
+
+        gc.collect()
+        gc.freeze()  # what was built to serve is permanent: keep the collector off it
         web.run_app(
             gateway.app(),
             host=settings.host,

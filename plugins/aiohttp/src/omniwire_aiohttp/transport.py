@@ -7,12 +7,10 @@ Errors are mapped in one place, as the httpx transport does: timeouts ->
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any, AsyncIterator, ClassVar, Mapping
 
 import aiohttp
-
 from omniwire.errors import ProtocolError, Timeout, UpstreamError
 from omniwire.wire import MultipartBody, WireRequest, WireResponse
 
@@ -74,8 +72,9 @@ class AiohttpTransport:
             for k, v in body.fields.items():
                 form.add_field(k, v)
             for k, (fname, content, mtype) in body.files.items():
-                form.add_field(k, content, filename=fname,
-                               content_type=mtype or "application/octet-stream")
+                form.add_field(
+                    k, content, filename=fname, content_type=mtype or "application/octet-stream"
+                )
             data = form
         else:  # JSON-ready data, serialised as dump_body does
             data = _dumps(body).encode()
@@ -84,14 +83,18 @@ class AiohttpTransport:
         timeout = None if wire.timeout is None else self._client_timeout(wire.timeout)
         try:
             response = await session.request(
-                wire.method, url, data=data, headers=headers, timeout=timeout,
+                wire.method,
+                url,
+                data=data,
+                headers=headers,
+                timeout=timeout,
                 allow_redirects=False,
             )
         except (UnicodeEncodeError, ValueError) as exc:
             raise ProtocolError(
                 f"request to {_host(url)} cannot be sent: {type(exc).__name__}", path="$.headers"
             ) from None
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+        except (TimeoutError, aiohttp.ServerTimeoutError):
             raise Timeout(f"timed out talking to {_host(url)}", endpoint=_host(url)) from None
         except aiohttp.ClientError as exc:
             host = _host(url)
@@ -104,7 +107,7 @@ class AiohttpTransport:
         if not wire.stream or not 200 <= status < 300:
             try:
                 content = await response.read()
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 host = _host(url)
                 raise Timeout(f"timed out reading from {host}", endpoint=host) from None
             except aiohttp.ClientError as exc:
@@ -143,7 +146,7 @@ async def _chunks(response: aiohttp.ClientResponse, host: str) -> AsyncIterator[
     try:
         async for chunk in response.content.iter_any():
             yield chunk
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise Timeout(f"timed out reading a stream from {host}", endpoint=host) from None
     except aiohttp.ClientError as exc:
         raise UpstreamError(

@@ -1,0 +1,228 @@
+"""The aiohttp transport keeps the httpx transport's contract: the same checks, run
+against both, on a local server (and the benchmark upstream end to end)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import anyio
+import pytest
+from omniwire import Endpoint, Request, Stack, Timeout, UpstreamError
+from omniwire.model import TextDelta
+from omniwire.transport import HttpxTransport
+from omniwire.wire import MultipartBody, WireRequest
+from omniwire_aiohttp.transport import AiohttpTransport
+from omniwire_bench.procs import script
+
+SSE = b"".join(f"data: {i}\n\n".encode() for i in range(5))
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        if self.path == "/slow":
+            time.sleep(1.0)
+        if self.path.startswith("/sse"):
+            status = 503 if self.path == "/sse-error" else 200
+            self.send_response(status)
+            self.send_header("content-type", "text/event-stream")
+            self.send_header("transfer-encoding", "chunked")
+            self.send_header("X-Upstream-Thing", "yes")
+            self.end_headers()
+            for i in range(5):
+                part = f"data: {i}\n\n".encode()
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        payload = json.dumps(
+            {
+                "path": self.path,
+                "ctype": self.headers.get("content-type"),
+                "auth": self.headers.get("authorization"),
+                "x": self.headers.get("x-custom"),
+                "body": body.decode(errors="replace"),
+            }
+        ).encode()
+        self.send_response(429 if self.path == "/limited" else 200)
+        self.send_header("content-type", "application/json")
+        self.send_header("Retry-After", "3")
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+@pytest.fixture(scope="module")
+def server():
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+
+
+TRANSPORTS = {"httpx": HttpxTransport, "aiohttp": AiohttpTransport}
+
+
+@pytest.fixture(params=sorted(TRANSPORTS))
+def make(request):
+    return TRANSPORTS[request.param]
+
+
+def exchange(make, *wires, read_stream=True):
+    async def main():
+        transport = make()
+        out = []
+        try:
+            for wire in wires:
+                r = await transport.send(wire)
+                chunks = []
+                if r.chunks is not None and read_stream:
+                    async for c in r.chunks:
+                        chunks.append(c)
+                await r.aclose()
+                out.append((r, b"".join(chunks)))
+        finally:
+            await transport.aclose()
+        return out
+
+    return anyio.run(main)
+
+
+def test_json_body_headers_and_case_insensitive_response_headers(server, make):
+    [(r, _)] = exchange(
+        make,
+        WireRequest(
+            "/x",
+            {"a": "é"},
+            url=server + "/x",
+            headers={"authorization": "Bearer k", "x-custom": "1"},
+        ),
+    )
+    data = json.loads(r.body)
+    assert r.status == 200 and r.ok
+    assert data["ctype"] == "application/json" and data["auth"] == "Bearer k" and data["x"] == "1"
+    assert json.loads(data["body"]) == {"a": "é"} and "é" in data["body"]  # not ASCII-escaped
+    assert r.header("Retry-After") == "3" and r.header("retry-after") == "3"
+    assert "retry-after" in {k.lower() for k in r.headers}
+    assert dict(r.headers)["retry-after"] == "3"  # names iterate lower-cased
+
+
+def test_bytes_body_is_sent_untouched(server, make):
+    [(r, _)] = exchange(
+        make,
+        WireRequest(
+            "/b", b"\x00raw", url=server + "/b", headers={"content-type": "application/x-thing"}
+        ),
+    )
+    data = json.loads(r.body)
+    assert data["ctype"] == "application/x-thing" and data["body"] == "\x00raw"
+
+
+def test_error_statuses_are_returned_not_raised(server, make):
+    [(plain, _), (streamed, chunks)] = exchange(
+        make,
+        WireRequest("/limited", {}, url=server + "/limited"),
+        WireRequest("/sse-error", {}, url=server + "/sse-error", stream=True),
+    )
+    assert plain.status == 429 and not plain.ok and plain.header("retry-after") == "3"
+    assert streamed.status == 503 and not streamed.ok
+    # either the body is already read, or it is still there to read: both carry it
+    assert (streamed.body or chunks) == SSE
+
+
+def test_stream_arrives_as_chunks_and_the_connection_is_reused(server, make):
+    wire = WireRequest("/sse", {}, url=server + "/sse", stream=True)
+    (r1, body1), (r2, body2) = exchange(make, wire, wire)
+    assert r1.status == 200 and r1.body == b"" and body1 == SSE and body2 == SSE
+    assert r1.header("x-upstream-thing") == "yes"
+
+
+def test_stream_closed_early_does_not_hang(server, make):
+    async def main():
+        transport = make()
+        try:
+            wire = WireRequest("/sse", {}, url=server + "/sse", stream=True)
+            with anyio.fail_after(10):
+                r = await transport.send(wire)
+                async for _ in r.chunks:
+                    break
+                await r.aclose()
+                r2 = await transport.send(wire)
+                got = b"".join([c async for c in r2.chunks])
+                await r2.aclose()
+            return got
+        finally:
+            await transport.aclose()
+
+    assert anyio.run(main) == SSE
+
+
+def test_multipart(server, make):
+    mp = MultipartBody({"model": "whisper-1"}, {"file": ("a.wav", b"RIFF....", "audio/wav")})
+    [(r, _)] = exchange(make, WireRequest("/m", mp, url=server + "/m"))
+    data = json.loads(r.body)
+    assert data["ctype"].startswith("multipart/form-data") and "whisper-1" in data["body"]
+
+
+def test_timeout_and_refused_are_typed(server, make):
+    with pytest.raises(Timeout):
+        exchange(make, WireRequest("/slow", {}, url=server + "/slow", timeout=0.2))
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    with pytest.raises(UpstreamError) as info:
+        exchange(make, WireRequest("/", {}, url=f"http://127.0.0.1:{port}/"))
+    assert info.value.retryable
+    assert f"127.0.0.1:{port}" in str(info.value)
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    proc = subprocess.Popen(
+        [sys.executable, script("upstream"), "--max-seconds", "120"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("READY ")
+        yield f"http://127.0.0.1:{line.split()[1]}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_same_results_through_a_stack(upstream):
+    """Both transports give the same canonical answers, plain and streamed."""
+
+    async def run(name):
+        stack = Stack(
+            [Endpoint("up", "openai.chat", upstream + "/v1", keys=["k"])], transport_name=name
+        )
+        async with stack:
+            response = await stack.call(Request.simple("m20", "hi"))
+            deltas = []
+            async with stack.stream(Request.simple("m200", "hi", stream=True)) as result:
+                async for event in result:
+                    if isinstance(event, TextDelta):
+                        deltas.append(event.text)
+                folded = result.response()
+        return response.text, response.usage, len(deltas), folded.text, folded.usage
+
+    httpx_result = anyio.run(run, "httpx")
+    aiohttp_result = anyio.run(run, "aiohttp")
+    assert httpx_result == aiohttp_result
+    assert httpx_result[2] == 200 and httpx_result[1].output_tokens == 20
