@@ -330,3 +330,29 @@ def test_budget_refusal_is_429_in_each_protocol(upstream, tmp_path):
         )
         assert r.status_code == 429 and r.json()["error"]["status"] == "RESOURCE_EXHAUSTED"
     assert upstream.requests == []  # nothing was sent for a refused call
+
+
+def test_images_speech_and_transcriptions(gateway, upstream):
+    upstream.clear()
+    r = post(
+        gateway,
+        "/v1/images/generations",
+        {"model": "via-chat", "prompt": "a cat", "n": 2, "response_format": "b64_json"},
+    )
+    assert r.status_code == 200, r.text
+    assert len(r.json()["data"]) == 2 and r.json()["data"][0]["b64_json"]
+    r = post(
+        gateway, "/v1/audio/speech", {"model": "via-chat", "input": "say this", "voice": "alloy"}
+    )
+    assert r.status_code == 200 and r.headers["content-type"].startswith("audio/")
+    assert r.content == b"say this"  # the fake upstream speaks the input back as bytes
+    r = httpx.post(
+        gateway.url + "/v1/audio/transcriptions",
+        headers=AUTH,
+        timeout=30,
+        data={"model": "via-chat"},
+        files={"file": ("a.wav", b"RIFF0000WAVEfmt ", "audio/wav")},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["text"] == "transcribed 16 bytes"
+    assert upstream.last_request.path.endswith("/audio/transcriptions")
