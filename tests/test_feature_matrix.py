@@ -22,17 +22,25 @@ as far as the protocol allows and reported as a loss (`docs/codecs.md`). Generat
 
 def render() -> str:
     codecs = sorted(
-        (c for c in get_plugin_manager().codecs.values()
-         if c.family == Family.GENERATE and not c.id.startswith("omniwire.")),
+        (
+            c
+            for c in get_plugin_manager().codecs.values()
+            if c.family == Family.GENERATE and not c.id.startswith("omniwire.")
+        ),
         key=lambda c: c.id,
     )
-    lines = [HEAD, "| feature | " + " | ".join(f"`{c.id}`" for c in codecs) + " |",
-             "|---|" + "---|" * len(codecs)]
+    lines = [
+        HEAD,
+        "| feature | " + " | ".join(f"`{c.id}`" for c in codecs) + " |",
+        "|---|" + "---|" * len(codecs),
+    ]
     for word in sorted(FEATURES):
         marks = ["yes" if word in c.features else "-" for c in codecs]
         lines.append(f"| `{word}` | " + " | ".join(marks) + " |")
-    others = sorted((c for c in get_plugin_manager().codecs.values() if c.family != Family.GENERATE),
-                    key=lambda c: (c.family, c.id))
+    others = sorted(
+        (c for c in get_plugin_manager().codecs.values() if c.family != Family.GENERATE),
+        key=lambda c: (c.family, c.id),
+    )
     lines += ["", "## Other endpoint families", "", "| codec | family | routes |", "|---|---|---|"]
     for c in others:
         lines.append(f"| `{c.id}` | {c.family} | {', '.join(f'`{r}`' for r in c.routes) or '-'} |")
@@ -43,4 +51,6 @@ def test_feature_matrix_is_current():
     text = render()
     if os.environ.get("OMNIWIRE_WRITE_DOCS"):
         PAGE.write_text(text)
-    assert PAGE.exists() and PAGE.read_text() == text, "docs/features.md is stale (OMNIWIRE_WRITE_DOCS=1)"
+    assert PAGE.exists() and PAGE.read_text() == text, (
+        "docs/features.md is stale (OMNIWIRE_WRITE_DOCS=1)"
+    )
