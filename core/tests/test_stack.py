@@ -210,3 +210,12 @@ def test_unknown_protocol_is_config_error():
 def test_system_message_helper():
     m = Message.text("system", "be brief")
     assert m.role is Role.SYSTEM and m.plain_text == "be brief"
+
+
+def test_code_given_objects_never_leak_into_the_shared_manager(toy_server):
+    from omniwire.plugins import get_plugin_manager
+
+    first = Stack([Endpoint("toy", "toy.chat", toy_server.url)], codecs=[ToyCodec()])
+    second = Stack([Endpoint("toy", "toy.chat", toy_server.url)], codecs=[ToyCodec()])
+    assert first.pm is not get_plugin_manager() and second.pm is not first.pm
+    assert "toy.chat" not in get_plugin_manager().codecs

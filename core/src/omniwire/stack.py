@@ -109,8 +109,13 @@ class Stack:
         auto_guards: bool = True,
         options: Mapping[str, Any] | None = None,
     ) -> None:
-        self.pm = plugin_manager or get_plugin_manager()
         extra_codecs = list(codecs)
+        plugins = list(plugins)
+        if plugin_manager is None:
+            # objects given in code belong to this stack: never add them to the shared
+            # process-wide manager, where a second stack would find them twice
+            plugin_manager = PluginManager() if extra_codecs or plugins else get_plugin_manager()
+        self.pm = plugin_manager
         if extra_codecs:
             self.pm.register(_CodePlugin(extra_codecs), name=f"stack-codecs-{id(self)}")
         for i, plugin in enumerate(plugins):
