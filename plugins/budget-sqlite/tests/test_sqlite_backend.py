@@ -16,6 +16,7 @@ from omniwire.errors import BudgetExceeded, ConfigError
 from omniwire.money import ZERO, Cost
 from omniwire.plugins import PluginManager
 from omniwire_budget_sqlite import SQLiteBudgetBackend
+from omniwire_testing.budgets import BudgetBackendConformance
 
 MICRO = Cost(Decimal("0.000001"))
 
@@ -214,3 +215,14 @@ def test_in_memory_database_works(tmp_path):
     scope = S("g", Cost("1"))
     b.settle_now(b.reserve_now([scope], Cost("0.5")), Cost("0.5"))
     assert b.spent_now(scope) == Cost("0.5")
+
+
+class TestSQLiteBudgetContract(BudgetBackendConformance):
+    """The contract every budget backend keeps (omniwire_testing.budgets)."""
+
+    @pytest.fixture(autouse=True)
+    def _db(self, db):
+        self.path = db
+
+    def make_backend(self, **options):
+        return SQLiteBudgetBackend(self.path, **options)
