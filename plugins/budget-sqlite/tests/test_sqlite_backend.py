@@ -10,30 +10,15 @@ import threading
 from decimal import Decimal
 
 import anyio
-import attrs
 import pytest
 from omniwire.errors import BudgetExceeded, ConfigError
 from omniwire.money import ZERO, Cost
 from omniwire.plugins import PluginManager
 from omniwire_budget_sqlite import SQLiteBudgetBackend
-from omniwire_testing.budgets import BudgetBackendConformance
+from omniwire_testing.budgets import BudgetBackendConformance, Clock
+from omniwire_testing.budgets import Scope as S
 
 MICRO = Cost(Decimal("0.000001"))
-
-
-@attrs.frozen
-class S:
-    key: str
-    limit: Cost
-    window: str = "total"
-
-
-class Clock:
-    def __init__(self, now: float = 1_750_000_000.0) -> None:  # 2025-06-15 UTC
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -8,31 +8,16 @@ import threading
 from decimal import Decimal
 
 import anyio
-import attrs
 import pytest
 import redis
 from omniwire.errors import BudgetExceeded, ConfigError
 from omniwire.money import ZERO, Cost
 from omniwire.plugins import PluginManager
 from omniwire_redis import RedisBudgetBackend, close_clients
-from omniwire_testing.budgets import BudgetBackendConformance
+from omniwire_testing.budgets import BudgetBackendConformance, Clock
+from omniwire_testing.budgets import Scope as S
 
 MICRO = Cost(Decimal("0.000001"))
-
-
-@attrs.frozen
-class S:
-    key: str
-    limit: Cost
-    window: str = "total"
-
-
-class Clock:
-    def __init__(self, now: float = 1_750_000_000.0) -> None:  # 2025-06-15 15:06:40 UTC
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def run(fn, *args):
