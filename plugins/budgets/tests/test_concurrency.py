@@ -82,7 +82,11 @@ def test_waves_reporting_less_than_estimated_use_the_freed_room_never_more(backe
     assert all(w[2] == [] for w in waves)
     # 28000 micro-$: 40 of 60 fit; their settles leave 10000, room for at least 14 more
     # (more when some of a wave settle before the rest of it reserve)...
-    assert waves[0][:2] == (40, 20) and waves[1][0] >= 14
+    # at least 40 of the first 60 fit; on a slow machine a call may settle (freeing room)
+    # before the last of its wave reserves, so one or two more may fit — never over budget
+    first = waves[0][0]
+    assert sum(waves[0][:2]) == 60 and 40 <= first <= 60
+    assert waves[1][0] >= (28000 - 450 * first) // 700  # 14 when exactly 40 fit
     assert status.spent == Cost(Decimal("0.00045") * ok) <= status.limit
     assert status.limit.amount - status.spent.amount < CALL  # less than one call left
     assert status.reserved == ZERO
