@@ -122,3 +122,38 @@ def test_canonical_json_round_trip_of_every_event_kind():
     ]
     data = to_json(events)
     assert from_json(data, list[StreamEvent]) == events
+
+
+def test_image_edit_and_variation_requests_as_canonical_json():
+    from omniwire import ImageEditRequest, ImageVariationRequest, InputImage
+
+    cat = InputImage(b"\x89PNG\x00\xff", "cat.png", "image/png")
+    edit = ImageEditRequest(
+        "gpt-image-1",
+        "a hat",
+        [cat, InputImage(b"RIFF")],
+        mask=InputImage(b"mask", "m.png"),
+        n=2,
+        output_compression=80,
+        extra={"safety_identifier": "s"},
+    )
+    assert edit.images == (cat, InputImage(b"RIFF"))  # a list becomes a tuple
+    data = to_json(edit)
+    assert data["images"][0] == {
+        "data": "iVBORwD/",
+        "filename": "cat.png",
+        "media_type": "image/png",
+    }
+    assert from_json(data, ImageEditRequest) == edit
+    variation = ImageVariationRequest("dall-e-2", cat, n=3)
+    assert from_json(to_json(variation), ImageVariationRequest) == variation
+    # the bytes never reach a log line
+    assert "<6 bytes>" in repr(edit) and "PNG" not in repr(edit)
+
+
+def test_multipart_body_lists_repeated_file_parts_in_order():
+    from omniwire.wire import MultipartBody
+
+    a, b, m = ("a.png", b"a", "image/png"), ("b.png", b"b", None), ("m.png", b"m", None)
+    body = MultipartBody({"prompt": "p"}, {"image[]": [a, b], "mask": m})
+    assert body.file_items() == [("image[]", a), ("image[]", b), ("mask", m)]

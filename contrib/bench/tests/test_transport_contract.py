@@ -33,6 +33,8 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("content-length", 0)))
         if self.path == "/slow":
             time.sleep(1.0)
+        if self.path == "/pause":
+            time.sleep(0.1)
         if self.path.startswith("/sse"):
             status = 503 if self.path == "/sse-error" else 200
             self.send_response(status)
@@ -63,9 +65,13 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
+class Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default 5 resets connections opened all at once
+
+
 @pytest.fixture(scope="module")
 def server():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv = Server(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{srv.server_address[1]}"
@@ -226,3 +232,58 @@ def test_same_results_through_a_stack(upstream):
     aiohttp_result = anyio.run(run, "aiohttp")
     assert httpx_result == aiohttp_result
     assert httpx_result[2] == 200 and httpx_result[1].output_tokens == 20
+
+
+def test_httpx_pool_shards_grow_under_load_and_drain(server):
+    """40 requests at once spread over small pools (httpcore slows down with the square
+    of what one pool holds); every request, streamed or failed, gives its slot back."""
+
+    async def main():
+        transport = HttpxTransport(shard_size=4, max_connections=32)
+        try:
+            results = []
+
+            async def one(i):
+                if i % 4 == 0:  # a stream, released only when closed
+                    r = await transport.send(
+                        WireRequest("/sse", {}, url=server + "/sse", stream=True)
+                    )
+                    results.append(b"".join([c async for c in r.chunks]))
+                    await r.aclose()
+                    await r.aclose()  # closing twice gives the slot back once
+                elif i % 7 == 0:
+                    with pytest.raises(UpstreamError):
+                        await transport.send(WireRequest("/x", {}, url="http://127.0.0.1:9/x"))
+                else:
+                    r = await transport.send(WireRequest("/pause", {}, url=server + "/pause"))
+                    results.append(r.body)
+
+            async with anyio.create_task_group() as tg:
+                for i in range(40):
+                    tg.start_soon(one, i)
+            shards = len(transport._clients)
+            return shards, list(transport._busy), results
+        finally:
+            await transport.aclose()
+
+    shards, busy, results = anyio.run(main)
+    assert 1 < shards <= 8  # grew past one pool, never past max_connections / shard_size
+    assert busy == [0] * shards
+    assert sum(r == SSE for r in results) == 10
+
+
+def test_httpx_given_client_is_used_alone(server):
+    import httpx
+
+    async def main():
+        client = httpx.AsyncClient()
+        transport = HttpxTransport(client=client)
+        try:
+            async with anyio.create_task_group() as tg:
+                for _ in range(12):
+                    tg.start_soon(transport.send, WireRequest("/pause", {}, url=server + "/pause"))
+            return transport._clients == [client]
+        finally:
+            await transport.aclose()
+
+    assert anyio.run(main)

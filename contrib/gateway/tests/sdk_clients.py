@@ -1,13 +1,16 @@
 """Runs the official SDKs against a gateway, inside an oracle venv (never the project's).
 
 Reads ``{"base", "key", "cases": [...]}`` as JSON on stdin; writes one result per case on
-stdout as JSON. Each case: ``inbound`` (chat | responses | messages | gemini), ``model``,
-``mode`` (plain | stream | tools | thinking | error), ``prompt``. Clients are strict:
-no retries, and for openai/anthropic ``_strict_response_validation=True``.
+stdout as JSON. Each case: ``inbound`` (chat | responses | messages | gemini | images),
+``model``, ``mode`` (plain | stream | tools | thinking | error; for images edit |
+variation), ``prompt``. Image cases carry their uploads as ``images`` (and ``mask``):
+``{"name", "data" (base64), "type"}``. Clients are strict: no retries, and for
+openai/anthropic ``_strict_response_validation=True``.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 import traceback
@@ -251,11 +254,40 @@ def run_gemini(c, case):
     raise ValueError(mode)
 
 
+def _upload(spec):
+    return (spec["name"], base64.b64decode(spec["data"]), spec["type"])
+
+
+def run_images(c, case):
+    client = openai_client(c["base"], c["key"])
+    uploads = [_upload(f) for f in case["images"]]
+    options = {"n": case["n"]} if case.get("n") else {}
+    if case["mode"] == "edit":
+        if case.get("mask"):
+            options["mask"] = _upload(case["mask"])
+        r = client.images.edit(
+            model=case["model"],
+            prompt=case["prompt"],
+            # a list is sent as image[] parts, one file as image
+            image=uploads if case.get("as_list") else uploads[0],
+            response_format="b64_json",
+            **options,
+        )
+    elif case["mode"] == "variation":
+        r = client.images.create_variation(
+            model=case["model"], image=uploads[0], response_format="b64_json", **options
+        )
+    else:
+        raise ValueError(case["mode"])
+    return {"created": r.created, "images": [d.b64_json for d in r.data]}
+
+
 RUNNERS = {
     "chat": run_chat,
     "responses": run_responses,
     "messages": run_messages,
     "gemini": run_gemini,
+    "images": run_images,
 }
 
 

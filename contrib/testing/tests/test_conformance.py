@@ -45,6 +45,8 @@ def _family_suite(family: str) -> type[CodecConformance]:
 for _family in (
     Family.EMBED,
     Family.IMAGE,
+    Family.IMAGE_EDIT,
+    Family.IMAGE_VARIATION,
     Family.TRANSCRIBE,
     Family.SPEECH,
     Family.RERANK,

@@ -203,7 +203,17 @@ def test_normalize_is_idempotent_on_generated_requests(request):
     assert normalize(once) == once
 
 
-FAMILIES = ("generate", "embed", "image", "transcribe", "speech", "rerank", "count_tokens")
+FAMILIES = (
+    "generate",
+    "embed",
+    "image",
+    "image_edit",
+    "image_variation",
+    "transcribe",
+    "speech",
+    "rerank",
+    "count_tokens",
+)
 
 
 @settings(max_examples=10)

@@ -65,6 +65,8 @@ class Call:
         "admitted",
         "sent",
         "response_headers",
+        "restreamed",
+        "shared",
     )
 
     def __init__(
@@ -104,6 +106,12 @@ class Call:
         refusal before sending from a failure after it)."""
         self.response_headers: Any = None
         """The upstream's response headers for the current attempt (rate-limit state)."""
+        self.restreamed = False
+        """A stream that failed before its first event, answered by a non-streamed call
+        whose response was re-streamed locally."""
+        self.shared = False
+        """This call waited for an identical one in flight (singleflight) and got its
+        answer: nothing was sent, nothing was spent."""
 
     @property
     def report(self) -> ConversionReport:

@@ -84,6 +84,8 @@ class Family:
     GENERATE = "generate"
     EMBED = "embed"
     IMAGE = "image"
+    IMAGE_EDIT = "image_edit"
+    IMAGE_VARIATION = "image_variation"
     TRANSCRIBE = "transcribe"
     SPEECH = "speech"
     RERANK = "rerank"

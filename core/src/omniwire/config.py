@@ -55,6 +55,8 @@ class Config:
     routes: tuple[ModelRoute, ...] = ()
     server: Mapping[str, Any] = attrs.field(factory=dict)
     strict: bool = False
+    stream_fallback: bool = True
+    singleflight: bool = False
     data: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
     """The whole parsed document, for sections other components read (gateway...)."""
 
@@ -199,11 +201,15 @@ def parse_config(data: Mapping[str, Any]) -> Config:
     models = _type(data.get("models", []), list, "models")
     server = _type(data.get("server", {}), dict, "server")
     strict = _type(data.get("strict", server.get("strict", False)), bool, "strict")
+    fallback = _type(data.get("stream_fallback", True), bool, "stream_fallback")
+    singleflight = _type(data.get("singleflight", False), bool, "singleflight")
     return Config(
         endpoints=tuple(_provider(p, i) for i, p in enumerate(providers)),
         routes=tuple(_model(m, i) for i, m in enumerate(models)),
         server=server,
         strict=strict,
+        stream_fallback=fallback,
+        singleflight=singleflight,
         data=data,
     )
 

@@ -26,14 +26,19 @@ from .errors import ConfigError, OmniwireError, PluginError, ProtocolError, Upst
 from .guard import Failover, Guard, RetryPolicy
 from .model import (
     EmbeddingRequest,
+    ImageEditRequest,
     ImageRequest,
+    ImageVariationRequest,
     Request,
     RerankRequest,
+    ResponseStart,
     SpeechRequest,
+    StreamError,
     StreamEvent,
     StreamFold,
     TokenCountRequest,
     TranscriptionRequest,
+    events_for,
 )
 from .plugins import PluginManager, get_plugin_manager, hookimpl
 from .routing import Candidate, ModelRoute, Router
@@ -50,6 +55,8 @@ _FAMILY_OF: dict[type, tuple[str, str]] = {
     Request: (Family.GENERATE, "chat"),
     EmbeddingRequest: (Family.EMBED, "embeddings"),
     ImageRequest: (Family.IMAGE, "generate_image"),
+    ImageEditRequest: (Family.IMAGE_EDIT, "edit_image"),
+    ImageVariationRequest: (Family.IMAGE_VARIATION, "image_variation"),
     TranscriptionRequest: (Family.TRANSCRIBE, "transcription"),
     SpeechRequest: (Family.SPEECH, "speech"),
     RerankRequest: (Family.RERANK, "rerank"),
@@ -90,6 +97,10 @@ class Stack:
         add the guards this stack's configuration asks for.
     :param options: stack-wide settings guard factories read (the config's ``[server]``
         and other sections).
+    :param stream_fallback: a stream that fails before its first event reaches the
+        caller is answered by a non-streamed call, re-streamed locally.
+    :param singleflight: identical non-streamed requests in flight at the same time
+        share one upstream call (the followers send and spend nothing).
     """
 
     def __init__(
@@ -108,6 +119,8 @@ class Stack:
         retry: RetryPolicy | None = None,
         auto_guards: bool = True,
         options: Mapping[str, Any] | None = None,
+        stream_fallback: bool = True,
+        singleflight: bool = False,
     ) -> None:
         extra_codecs = list(codecs)
         plugins = list(plugins)
@@ -122,6 +135,8 @@ class Stack:
             self.pm.register(plugin, name=f"stack-plugin-{id(self)}-{i}")
         self.router = Router(endpoints, routes)
         self.strict = strict
+        self.stream_fallback = stream_fallback
+        self._flights: dict[str, _Flight] | None = {} if singleflight else None
         self.retry: RetryPolicy = retry or Failover()
         """Guard factories may replace it at build time (a configured backoff)."""
         self.price_tables = list(self.pm.table("price_tables").values())
@@ -367,6 +382,47 @@ class Stack:
     async def invoke(self, request: Any, *, strict: bool | None = None) -> Call:
         """Run a non-streamed call and return its full record (response, report, usage,
         cost, attempts). Raises an :class:`~omniwire.errors.OmniwireError` on failure."""
+        if self._flights is not None:
+            return await self._invoke_shared(request, strict)
+        return await self._invoke(request, strict)
+
+    async def _invoke_shared(self, request: Any, strict: bool | None) -> Call:
+        """Singleflight: the first of several identical requests runs; the others wait
+        for it and get its answer (or its error). A leader that is cancelled hands the
+        work to one of its followers instead of failing them."""
+        key = _flight_key(request, self.strict if strict is None else strict)
+        flights = self._flights
+        assert flights is not None
+        while (flight := flights.get(key)) is not None:
+            await flight.done.wait()
+            if flight.call is not None:
+                return self._follower(flight.call, request, strict)
+            if flight.error is not None:
+                raise flight.error
+        flight = flights[key] = _Flight()
+        try:
+            flight.call = await self._invoke(request, strict)
+            return flight.call
+        except OmniwireError as exc:
+            flight.error = exc
+            raise
+        finally:
+            del flights[key]
+            flight.done.set()
+
+    def _follower(self, leader: Call, request: Any, strict: bool | None) -> Call:
+        call, _family = self._new_call(request, False, strict)
+        call.shared = True
+        call.response = leader.response
+        call.conversion = leader.conversion
+        call.codec, call.endpoint, call.model = leader.codec, leader.endpoint, leader.model
+        call.status = leader.status
+        self._observe(call, "start")
+        call.ended = time.perf_counter()
+        self._observe(call, "end")
+        return call
+
+    async def _invoke(self, request: Any, strict: bool | None) -> Call:
         call, family = self._new_call(request, False, strict)
         self._observe(call, "start")
         try:
@@ -481,6 +537,8 @@ class Stack:
 
         config = load_config(source)
         kwargs.setdefault("options", config.data)
+        kwargs.setdefault("stream_fallback", config.stream_fallback)
+        kwargs.setdefault("singleflight", config.singleflight)
         return cls(config.endpoints, routes=config.routes, strict=config.strict, **kwargs)
 
     @classmethod
@@ -490,7 +548,34 @@ class Stack:
         from .config import config_from_env
 
         config = config_from_env()
+        kwargs.setdefault("stream_fallback", config.stream_fallback)
+        kwargs.setdefault("singleflight", config.singleflight)
         return cls(config.endpoints, routes=config.routes, strict=config.strict, **kwargs)
+
+
+class _Flight:
+    """One request in flight that identical ones wait for."""
+
+    __slots__ = ("done", "call", "error")
+
+    def __init__(self) -> None:
+        import anyio
+
+        self.done = anyio.Event()
+        self.call: Call | None = None
+        self.error: OmniwireError | None = None
+
+
+def _flight_key(request: Any, strict: bool) -> str:
+    """Identical means the same canonical request (its ``raw`` wire form aside)."""
+    import hashlib
+    import json
+
+    from .serialize import to_json
+
+    doc = {"type": type(request).__name__, "strict": strict, "request": to_json(request)}
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _plant(factory: Any, stack: Stack) -> Guard | None:
@@ -618,60 +703,161 @@ class StreamResult:
             raise
 
     async def _run(self, batched: bool) -> AsyncIterator[Any]:
-        stack, call, fold = self.stack, self.call, self._fold
+        stack, call = self.stack, self.call
         stack._observe(call, "start")
+        delivered = False  # once an event reached the consumer, failures are final
+        connected = False
         try:
-            upstream, decoder = await stack._attempts(call, Family.GENERATE, self._connect)
-            self._upstream = upstream
-            if upstream.chunks is None:
-                raise ProtocolError("upstream answered a stream request without a stream")
-            parser = SSEParser()
-            first = True
-            feed = fold.feed
-            async for chunk in upstream.chunks:
-                batch: list[StreamEvent] = []
-                for sse in parser.feed(chunk):
-                    for event in decoder.feed(sse):
-                        if first:
-                            call.first_chunk_at = time.perf_counter()
-                            stack._observe(call, "first_chunk")
-                            first = False
-                        feed(event)
-                        if batched:
-                            batch.append(event)
+            try:
+                upstream, decoder = await stack._attempts(call, Family.GENERATE, self._connect)
+                connected = True
+                self._upstream = upstream
+                if upstream.chunks is None:
+                    raise ProtocolError("upstream answered a stream request without a stream")
+                parser = SSEParser()
+                feed = self._fold.feed
+                # a stream that opens (ResponseStart) and then errors, an overload say,
+                # has delivered nothing yet: the opening waits for the event after it
+                pending: list[StreamEvent] = []
+                async for chunk in upstream.chunks:
+                    batch: list[StreamEvent] = []
+                    for sse in parser.feed(chunk):
+                        for event in decoder.feed(sse):
+                            if not delivered:
+                                if type(event) is StreamError:
+                                    raise _stream_failure(event, before_content=True)
+                                if call.first_chunk_at is None:
+                                    call.first_chunk_at = time.perf_counter()
+                                    stack._observe(call, "first_chunk")
+                            feed(event)
+                            if batched:
+                                batch.append(event)
+                            elif delivered:
+                                yield event
+                            elif type(event) is ResponseStart:
+                                pending.append(event)
+                            else:
+                                delivered = True
+                                for early in pending:
+                                    yield early
+                                yield event
+                    if batch:
+                        if delivered:
+                            yield batch
+                        elif all(type(e) is ResponseStart for e in batch):
+                            pending += batch
                         else:
+                            delivered = True
+                            yield pending + batch
+                tail = [e for sse in parser.close() for e in decoder.feed(sse)]
+                tail += decoder.close()
+                for event in tail:
+                    if not delivered and type(event) is StreamError:
+                        raise _stream_failure(event, before_content=True)
+                    feed(event)
+                tail = pending + tail
+                if tail:
+                    delivered = True
+                    if batched:
+                        yield tail
+                    else:
+                        for event in tail:
                             yield event
-                if batch:
-                    yield batch
-            tail = [e for sse in parser.close() for e in decoder.feed(sse)]
-            tail += decoder.close()
-            for event in tail:
-                feed(event)
-                if not batched:
-                    yield event
-            if batched and tail:
-                yield tail
+            except OmniwireError as exc:
+                # nothing reached the consumer yet: answer with a non-streamed call,
+                # re-streamed here, when the failure is one another try can fix
+                if delivered or not stack.stream_fallback:
+                    raise
+                # a broken stream (cut, malformed) is worth a plain try; an upstream
+                # that blamed the request (a 400, an invalid_request error) is not
+                if not (exc.retryable or (connected and not isinstance(exc, UpstreamError))):
+                    raise
+                events = await self._restream(exc)
+                if batched:
+                    delivered = True
+                    yield events
+                else:
+                    for event in events:
+                        delivered = True
+                        yield event
+            fold = self._fold
             if fold.error is not None:
-                raise UpstreamError(
-                    f"upstream stream error: {fold.error.message}",
-                    status=fold.error.status,
-                    upstream_kind=fold.error.kind,
-                    retryable=False,
-                )
+                raise _stream_failure(fold.error, before_content=False)
         except OmniwireError as exc:
             if exc.endpoint is None and call.endpoint is not None:
                 exc.endpoint = call.endpoint.name
             if call.usage is None:
-                call.usage = fold.response().usage  # what was used before the cut
+                call.usage = self._fold.response().usage  # what was used before the cut
             await stack._fail(call, exc)
             raise
         except BaseException:  # cancelled, or the consumer stopped early
             if call.usage is None:
-                call.usage = fold.response().usage
+                call.usage = self._fold.response().usage
             await stack._fail(call, None)
             raise
         finally:
             if self._upstream is not None:
                 await self._upstream.aclose()
-        call.response = fold.response()
+        call.response = self._fold.response()
         await stack._finish(call, call.response.usage)
+
+    async def _restream(self, cause: OmniwireError) -> list[StreamEvent]:
+        """Close the failed stream, then run the call non-streamed through every
+        candidate (guards and retry policy as usual) and turn the answer into events."""
+        stack, call = self.stack, self.call
+        if self._upstream is not None:
+            upstream, self._upstream = self._upstream, None
+            await upstream.aclose()
+        # a stream that broke after connecting still holds its attempt's guards
+        await stack._abort(call, cause)
+        attempt = call.attempts[-1] if call.attempts else None
+        if attempt is not None and attempt.error is None:
+            attempt.error = cause.kind
+            attempt.duration = time.perf_counter() - call.started
+        call.restreamed = True
+        call.stream = False
+        stack._observe(call, "retry")
+        self._fold = StreamFold()  # forget what the failed stream had folded
+        try:
+            await stack._attempts(call, Family.GENERATE, stack._attempt_once)
+        finally:
+            call.stream = True
+        events = events_for(call.response, chunk_size=None)
+        if call.first_chunk_at is None:
+            call.first_chunk_at = time.perf_counter()
+            stack._observe(call, "first_chunk")
+        feed = self._fold.feed
+        for event in events:
+            feed(event)
+        return events
+
+
+# in-stream error kinds that another try will not fix (the request itself is at fault)
+_CLIENT_KINDS = frozenset(
+    {
+        "invalid_request_error",
+        "authentication_error",
+        "permission_error",
+        "not_found_error",
+        "request_too_large",
+        "invalid_request",
+        "INVALID_ARGUMENT",
+        "PERMISSION_DENIED",
+        "UNAUTHENTICATED",
+        "NOT_FOUND",
+    }
+)
+
+
+def _stream_failure(error: StreamError, *, before_content: bool) -> UpstreamError:
+    """An upstream's in-stream error event as the error the caller sees. Before any
+    content it may be retried (elsewhere, or non-streamed); after, never."""
+    retryable: bool | None = False
+    if before_content:
+        retryable = None if error.status is not None else error.kind not in _CLIENT_KINDS
+    return UpstreamError(
+        f"upstream stream error: {error.message}",
+        status=error.status,
+        upstream_kind=error.kind,
+        retryable=retryable,
+    )

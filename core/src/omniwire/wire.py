@@ -10,6 +10,7 @@ import attrs
 from .errors import ProtocolError
 
 __all__ = [
+    "FileUpload",
     "MultipartBody",
     "WireRequest",
     "WireResponse",
@@ -21,13 +22,28 @@ __all__ = [
 T = TypeVar("T")
 
 
+FileUpload = tuple[str, bytes, str | None]
+"""One file part of a form: ``(filename, content, media_type)``."""
+
+
 @attrs.frozen
 class MultipartBody:
     """A multipart/form-data body: plain ``fields`` and ``files`` as
-    ``name -> (filename, content, media_type)``."""
+    ``name -> (filename, content, media_type)``, or ``name -> [upload, ...]`` when the
+    form repeats a file part's name (OpenAI's ``image[]``)."""
 
     fields: Mapping[str, str] = attrs.field(factory=dict)
-    files: Mapping[str, tuple[str, bytes, str | None]] = attrs.field(factory=dict)
+    files: Mapping[str, FileUpload | list[FileUpload]] = attrs.field(factory=dict)
+
+    def file_items(self) -> list[tuple[str, FileUpload]]:
+        """Every file part as ``(name, upload)``, repeated names once per part, in order."""
+        out: list[tuple[str, FileUpload]] = []
+        for name, value in self.files.items():
+            if isinstance(value, list):
+                out.extend((name, upload) for upload in value)
+            else:
+                out.append((name, value))
+        return out
 
 
 @attrs.frozen

@@ -5,8 +5,11 @@ from __future__ import annotations
 from omniwire.model import (
     CacheHint,
     EmbeddingRequest,
+    ImageEditRequest,
     ImagePart,
     ImageRequest,
+    ImageVariationRequest,
+    InputImage,
     MediaSource,
     Message,
     Request,
@@ -55,6 +58,8 @@ def test_everything_sent_counts():
 def test_other_families():
     assert estimate_input_tokens(EmbeddingRequest("e", ("abcd" * 3, (1, 2, 3)))) == 3 + 3
     assert estimate_input_tokens(ImageRequest("i", "a cat")) == 2
+    edit = ImageEditRequest("i", "a cat with a hat", (InputImage(b"png"),))
+    assert estimate_input_tokens(edit) == 4
 
 
 def test_worst_case_output_is_max_tokens_times_n():
@@ -73,3 +78,7 @@ def test_worst_case_with_cache_hints_prices_all_input_as_cache_writes():
 
 def test_worst_case_images_count_images():
     assert worst_case_usage(ImageRequest("i", "cat", n=2), 1).details == {"output_images": 2}
+    edit = ImageEditRequest("i", "cat", (InputImage(b"png"),), n=3)
+    assert worst_case_usage(edit, 1).details == {"output_images": 3}
+    variation = ImageVariationRequest("i", InputImage(b"png"))
+    assert worst_case_usage(variation, 1).details == {"output_images": 1}

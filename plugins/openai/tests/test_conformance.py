@@ -34,6 +34,7 @@ from omniwire.normalize import normalize  # noqa: E402
 from omniwire.report import Conversion  # noqa: E402
 from omniwire_openai.chat import OpenAIChat  # noqa: E402
 from omniwire_openai.embeddings import OpenAIEmbeddings  # noqa: E402
+from omniwire_openai.image_edits import OpenAIImageEdits, OpenAIImageVariations  # noqa: E402
 from omniwire_openai.images import OpenAIImages  # noqa: E402
 from omniwire_openai.responses import OpenAIResponses  # noqa: E402
 from omniwire_openai.speech import OpenAISpeech, sniff_audio  # noqa: E402
@@ -144,6 +145,16 @@ class TestOpenAIEmbeddingsConformance(CodecConformance):
 class TestOpenAIImagesConformance(CodecConformance):
     max_examples = EXAMPLES
     codec = OpenAIImages()
+
+
+class TestOpenAIImageEditsConformance(CodecConformance):
+    max_examples = EXAMPLES
+    codec = OpenAIImageEdits()
+
+
+class TestOpenAIImageVariationsConformance(CodecConformance):
+    max_examples = EXAMPLES
+    codec = OpenAIImageVariations()
 
 
 class TestOpenAITranscriptionsConformance(CodecConformance):

@@ -368,3 +368,27 @@ def test_sanitize_cli_cleans_a_fixture_recorded_elsewhere(tmp_path):
     assert "foreign-key-0123456789" not in path.read_text()
     fixture = load_fixture(path)
     assert fixture.exchanges[0]["request"]["url"] == "https://h.example/v1/chat?key=[REDACTED]"
+
+
+def test_multipart_bodies_record_digests_of_every_file_part():
+    import hashlib
+
+    from omniwire.wire import MultipartBody
+    from omniwire_replay.fixture import Sanitizers, encode_request_body
+
+    body = MultipartBody(
+        {"prompt": "p"},
+        {
+            "image[]": [("a.png", b"aa", "image/png"), ("b.png", b"b", None)],
+            "mask": ("m", b"", None),
+        },
+    )
+    files = encode_request_body(body, Sanitizers(()))["multipart"]["files"]
+    assert [f["filename"] for f in files["image[]"]] == ["a.png", "b.png"]  # in order
+    assert files["image[]"][0]["digest"] == "sha256:" + hashlib.sha256(b"aa").hexdigest()
+    assert files["mask"] == {
+        "filename": "m",
+        "media_type": None,
+        "size": 0,
+        "digest": "sha256:" + hashlib.sha256(b"").hexdigest(),
+    }

@@ -24,7 +24,7 @@ from omniwire.errors import OmniwireError, ProtocolError, Timeout, UpstreamError
 from omniwire.model import Raw, StreamError
 from omniwire.report import Conversion, ConversionReport
 from omniwire.stack import Stack
-from omniwire.wire import MultipartBody
+from omniwire.wire import FileUpload, MultipartBody
 
 from .security import InboundKeys
 from .settings import GatewaySettings
@@ -313,17 +313,25 @@ class Gateway:
         ctype = request.headers.get("content-type", "")
         if ctype.startswith("multipart/form-data"):
             fields: dict[str, str] = {}
-            files: dict[str, tuple[str, bytes, str | None]] = {}
+            files: dict[str, FileUpload | list[FileUpload]] = {}
             try:
                 reader = await request.multipart()
                 async for part in reader:  # type: ignore[union-attr]
                     if part.filename:  # type: ignore[union-attr]
                         data = await part.read()  # type: ignore[union-attr]
-                        files[part.name or "file"] = (  # type: ignore[union-attr]
+                        upload: FileUpload = (
                             part.filename,  # type: ignore[union-attr]
                             bytes(data),
                             part.headers.get("content-type"),  # type: ignore[union-attr]
                         )
+                        name = part.name or "file"  # type: ignore[union-attr]
+                        seen = files.get(name)
+                        if seen is None:
+                            files[name] = upload
+                        elif isinstance(seen, list):  # a repeated part (image[])
+                            seen.append(upload)
+                        else:
+                            files[name] = [seen, upload]
                     else:
                         fields[part.name or ""] = await part.text()  # type: ignore[union-attr]
             except web.HTTPRequestEntityTooLarge:

@@ -57,6 +57,37 @@ FAMILY_WORDS: dict[str, frozenset[str]] = {
             "usage",
         }
     ),
+    "image_edit": frozenset(
+        {
+            "n",
+            "size",
+            "quality",
+            "response_format",
+            "background",
+            "output_format",
+            "output_compression",
+            "input_fidelity",
+            "user",
+            "mask",
+            "media_type",  # InputImage.media_type
+            "multiple_images",  # more than one input image
+            "revised_prompt",
+            "image_url",
+            "usage",
+        }
+    ),
+    "image_variation": frozenset(
+        {
+            "n",
+            "size",
+            "response_format",
+            "user",
+            "media_type",
+            "revised_prompt",
+            "image_url",
+            "usage",
+        }
+    ),
     "transcribe": frozenset(
         {
             "media_type",

@@ -33,9 +33,12 @@ from omniwire.model import (
     EmbeddingResponse,
     FilePart,
     GeneratedImage,
+    ImageEditRequest,
     ImagePart,
     ImageRequest,
     ImageResponse,
+    ImageVariationRequest,
+    InputImage,
     MediaSource,
     Message,
     OpaquePart,
@@ -83,9 +86,12 @@ __all__ = [
     "events_for",
     "file_parts",
     "identifiers",
+    "image_edit_requests",
     "image_parts",
     "image_requests",
     "image_responses",
+    "image_variation_requests",
+    "input_images",
     "json_arguments",
     "json_objects",
     "model_names",
@@ -946,6 +952,68 @@ def image_requests(features: Features = None) -> st.SearchStrategy[ImageRequest]
     return build()
 
 
+def _input_image(ctx: _Ctx) -> InputImage:
+    ext, media = ctx.draw(
+        _pick(("png", "image/png"), ("jpg", "image/jpeg"), ("webp", "image/webp"))
+    )
+    return InputImage(
+        ctx.draw(st.binary(min_size=1, max_size=32)),
+        filename=f"{ctx.draw(tokens)}.{ext}",
+        media_type=ctx.maybe(st.just(media), "media_type"),
+    )
+
+
+def input_images(features: Features = None) -> st.SearchStrategy[InputImage]:
+    """An uploaded image: a few bytes, a ``<token>.<ext>`` file name, maybe a media type
+    (word ``media_type``)."""
+    return _using(_input_image, features)
+
+
+def image_edit_requests(features: Features = None) -> st.SearchStrategy[ImageEditRequest]:
+    """Words: ``multiple_images`` (more than one input image), ``mask``, ``media_type``
+    and one per optional parameter."""
+
+    @st.composite
+    def build(draw: Any) -> ImageEditRequest:
+        ctx = _Ctx(draw, features)
+        count = draw(_ints(1, 3)) if ctx.f("multiple_images") else 1
+        return ImageEditRequest(
+            draw(model_names),
+            draw(texts()),
+            tuple(_input_image(ctx) for _ in range(count)),
+            mask=_input_image(ctx) if ctx.f("mask") and draw(_BOOL) else None,
+            n=ctx.maybe(_ints(1, 4), "n"),
+            size=ctx.maybe(_pick("256x256", "1024x1024", "1536x1024", "auto"), "size"),
+            quality=ctx.maybe(_pick("standard", "low", "medium", "high", "auto"), "quality"),
+            response_format=ctx.maybe(_pick("url", "b64_json"), "response_format"),
+            background=ctx.maybe(_pick("transparent", "opaque", "auto"), "background"),
+            output_format=ctx.maybe(_pick("png", "jpeg", "webp"), "output_format"),
+            output_compression=ctx.maybe(_ints(0, 100), "output_compression"),
+            input_fidelity=ctx.maybe(_pick("high", "low"), "input_fidelity"),
+            user=ctx.maybe(tokens, "user"),
+        )
+
+    return build()
+
+
+def image_variation_requests(
+    features: Features = None,
+) -> st.SearchStrategy[ImageVariationRequest]:
+    @st.composite
+    def build(draw: Any) -> ImageVariationRequest:
+        ctx = _Ctx(draw, features)
+        return ImageVariationRequest(
+            draw(model_names),
+            _input_image(ctx),
+            n=ctx.maybe(_ints(1, 4), "n"),
+            size=ctx.maybe(_pick("256x256", "512x512", "1024x1024"), "size"),
+            response_format=ctx.maybe(_pick("url", "b64_json"), "response_format"),
+            user=ctx.maybe(tokens, "user"),
+        )
+
+    return build()
+
+
 def image_responses(features: Features = None) -> st.SearchStrategy[ImageResponse]:
     @st.composite
     def build(draw: Any) -> ImageResponse:
@@ -1100,6 +1168,8 @@ def token_count_responses(features: Features = None) -> st.SearchStrategy[TokenC
 _REQUESTS: dict[str, Callable[..., st.SearchStrategy[Any]]] = {
     Family.EMBED: embedding_requests,
     Family.IMAGE: image_requests,
+    Family.IMAGE_EDIT: image_edit_requests,
+    Family.IMAGE_VARIATION: image_variation_requests,
     Family.TRANSCRIBE: transcription_requests,
     Family.SPEECH: speech_requests,
     Family.RERANK: rerank_requests,
@@ -1108,6 +1178,8 @@ _REQUESTS: dict[str, Callable[..., st.SearchStrategy[Any]]] = {
 _RESPONSES: dict[str, Callable[..., st.SearchStrategy[Any]]] = {
     Family.EMBED: embedding_responses,
     Family.IMAGE: image_responses,
+    Family.IMAGE_EDIT: image_responses,
+    Family.IMAGE_VARIATION: image_responses,
     Family.TRANSCRIBE: transcription_responses,
     Family.SPEECH: speech_responses,
     Family.RERANK: rerank_responses,

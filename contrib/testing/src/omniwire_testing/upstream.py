@@ -45,8 +45,11 @@ from omniwire.model import (
     EmbeddingRequest,
     EmbeddingResponse,
     GeneratedImage,
+    ImageEditRequest,
     ImageRequest,
     ImageResponse,
+    ImageVariationRequest,
+    InputImage,
     Message,
     Request,
     RerankRequest,
@@ -68,7 +71,7 @@ from omniwire.model import (
 )
 from omniwire.report import Conversion
 from omniwire.sse import SSEEvent
-from omniwire.wire import MultipartBody
+from omniwire.wire import FileUpload, MultipartBody
 
 from .events import events_for
 from .routes import compile_route, match_wire_path, route_params
@@ -91,7 +94,8 @@ FAULT_KINDS = frozenset({"status", "delay", "reset", "cut", "malformed_event", "
 class RecordedRequest:
     """One inbound request. ``key`` comes from ``Authorization: Bearer``, ``x-api-key``,
     ``x-goog-api-key``, ``api-key`` or the ``key`` query parameter; ``canonical`` is what
-    the codec decoded (None for raw routes and undecodable bodies)."""
+    the codec decoded (None for raw routes and undecodable bodies); ``multipart`` the
+    parsed form of a multipart/form-data body (repeated file parts as lists)."""
 
     index: int
     method: str
@@ -107,6 +111,7 @@ class RecordedRequest:
     canonical: Any = None
     stream: bool = False
     received: float = 0.0
+    multipart: MultipartBody | None = None
 
 
 @attrs.define
@@ -203,8 +208,9 @@ def echo_response(request: Any, n: int = 1) -> Any:
     Generation: ``"echo: <last user text>"``; when the request declares tools and the last
     user text contains "call tool", a call of the first tool with ``{}`` arguments
     instead. Other families: deterministic embeddings (from a hash of each input),
-    a 1x1 PNG, ``"transcribed N bytes"``, the input text as "audio", word-overlap rerank
-    scores, a word count.
+    a 1x1 PNG, image edits and variations answered with the input images' own bytes
+    (base64, one per ``n``, cycling through the inputs), ``"transcribed N bytes"``, the
+    input text as "audio", word-overlap rerank scores, a word count.
     """
     if isinstance(request, Request):
         text = _last_user_text(request.messages)
@@ -230,6 +236,13 @@ def echo_response(request: Any, n: int = 1) -> Any:
         return EmbeddingResponse(request.model, tuple(vectors), Usage(len(request.inputs)))
     if isinstance(request, ImageRequest):
         images = tuple(GeneratedImage(b64_json=_PNG_B64) for _ in range(request.n or 1))
+        return ImageResponse(1_700_000_000, images)
+    if isinstance(request, (ImageEditRequest, ImageVariationRequest)):
+        inputs = request.images if isinstance(request, ImageEditRequest) else (request.image,)
+        images = tuple(
+            GeneratedImage(b64_json=base64.b64encode(inputs[i % len(inputs)].data).decode())
+            for i in range(request.n or 1)
+        )
         return ImageResponse(1_700_000_000, images)
     if isinstance(request, TranscriptionRequest):
         return TranscriptionResponse(f"transcribed {len(request.audio)} bytes")
@@ -260,6 +273,8 @@ def sample_request(family: str) -> Any:
         Family.GENERATE: Request("model", messages),
         Family.EMBED: EmbeddingRequest("model", ("hello",)),
         Family.IMAGE: ImageRequest("model", "a cat"),
+        Family.IMAGE_EDIT: ImageEditRequest("model", "a cat", (InputImage(b"PNG"),)),
+        Family.IMAGE_VARIATION: ImageVariationRequest("model", InputImage(b"PNG")),
         Family.TRANSCRIBE: TranscriptionRequest("model", b"RIFF"),
         Family.SPEECH: SpeechRequest("model", "hello", "alloy"),
         Family.RERANK: RerankRequest("model", "hello", ("hello world",)),
@@ -304,14 +319,22 @@ def _as_bytes(body: Any) -> tuple[bytes, str | None]:
 
 
 def _parse_multipart(content_type: str, body: bytes) -> MultipartBody:
+    """A multipart/form-data body; a missing or wrong boundary is a ProtocolError at
+    ``$`` (what a real server answers with 400). Repeated file parts become lists."""
+    from email import errors
     from email.parser import BytesParser
     from email.policy import HTTP
 
     message = BytesParser(policy=HTTP).parsebytes(
         b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
     )
+    if not message.get_boundary():
+        raise ProtocolError("malformed multipart body: no boundary", path="$")
+    broken = (errors.NoBoundaryInMultipartDefect, errors.StartBoundaryNotFoundDefect)
+    if not message.is_multipart() or any(isinstance(d, broken) for d in message.defects):
+        raise ProtocolError("malformed multipart body: the boundary is not found", path="$")
     fields: dict[str, str] = {}
-    files: dict[str, tuple[str, bytes, str | None]] = {}
+    files: dict[str, FileUpload | list[FileUpload]] = {}
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         if not isinstance(name, str):
@@ -321,7 +344,14 @@ def _parse_multipart(content_type: str, body: bytes) -> MultipartBody:
             payload = b""
         filename = part.get_filename()
         if filename is not None:
-            files[name] = (filename, payload, part.get_content_type())
+            upload: FileUpload = (filename, payload, part.get_content_type())
+            seen = files.get(name)
+            if seen is None:
+                files[name] = upload
+            elif isinstance(seen, list):
+                seen.append(upload)
+            else:
+                files[name] = [seen, upload]
         else:
             fields[name] = payload.decode("utf-8", "replace")
     return MultipartBody(fields, files)
@@ -791,6 +821,7 @@ class FakeUpstream:
         try:
             if "multipart/form-data" in content_type:
                 body: Any = _parse_multipart(content_type, recorded.body)
+                recorded.multipart = body
             elif recorded.json is None and recorded.body.strip() not in (b"null",):
                 raise ProtocolError("request body is not valid JSON", path="$")
             else:

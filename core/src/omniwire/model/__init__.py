@@ -6,8 +6,11 @@ from .families import (
     EmbeddingRequest,
     EmbeddingResponse,
     GeneratedImage,
+    ImageEditRequest,
     ImageRequest,
     ImageResponse,
+    ImageVariationRequest,
+    InputImage,
     RerankRequest,
     RerankResponse,
     RerankResult,
@@ -43,6 +46,7 @@ from .parts import (
     ToolCallPart,
     ToolResultPart,
 )
+from .replay import events_for
 from .stream import (
     ArgumentsDelta,
     CitationDelta,
@@ -63,6 +67,7 @@ from .stream import (
 )
 
 __all__ = [
+    "events_for",
     "ArgumentsDelta",
     "AudioPart",
     "CacheHint",
@@ -73,9 +78,12 @@ __all__ = [
     "EmbeddingResponse",
     "FilePart",
     "GeneratedImage",
+    "ImageEditRequest",
     "ImagePart",
     "ImageRequest",
     "ImageResponse",
+    "ImageVariationRequest",
+    "InputImage",
     "MediaSource",
     "Message",
     "OpaquePart",

@@ -14,8 +14,11 @@ __all__ = [
     "EmbeddingRequest",
     "EmbeddingResponse",
     "GeneratedImage",
+    "ImageEditRequest",
     "ImageRequest",
     "ImageResponse",
+    "ImageVariationRequest",
+    "InputImage",
     "RerankRequest",
     "RerankResponse",
     "RerankResult",
@@ -71,6 +74,57 @@ class ImageRequest:
     response_format: str | None = None
     background: str | None = None
     output_format: str | None = None
+    user: str | None = None
+    extra: Mapping[str, Any] | None = None
+    raw: Raw | None = _raw
+
+
+@attrs.frozen
+class InputImage:
+    """An image uploaded as input: its bytes, the file name it is sent under and its
+    media type (None: not stated; the transport sends ``application/octet-stream``)."""
+
+    data: bytes = attrs.field(repr=lambda b: f"<{len(b)} bytes>")
+    filename: str = "image.png"
+    media_type: str | None = None
+
+
+@attrs.frozen
+class ImageEditRequest:
+    """Edit or extend ``images`` as ``prompt`` asks (OpenAI ``/images/edits``).
+
+    ``mask``: where to edit (transparent areas), applied to the first image.
+    ``model`` is ``""`` when the protocol's default is meant. ``extra`` holds the
+    parameters with no canonical meaning; an unknown *file* part travels there as an
+    :class:`InputImage`.
+    """
+
+    model: str
+    prompt: str
+    images: tuple[InputImage, ...] = attrs.field(converter=_tuple)
+    mask: InputImage | None = None
+    n: int | None = None
+    size: str | None = None
+    quality: str | None = None
+    response_format: str | None = None
+    background: str | None = None
+    output_format: str | None = None
+    output_compression: int | None = None
+    input_fidelity: str | None = None
+    user: str | None = None
+    extra: Mapping[str, Any] | None = None
+    raw: Raw | None = _raw
+
+
+@attrs.frozen
+class ImageVariationRequest:
+    """Variations of one image (OpenAI ``/images/variations``); no prompt."""
+
+    model: str
+    image: InputImage
+    n: int | None = None
+    size: str | None = None
+    response_format: str | None = None
     user: str | None = None
     extra: Mapping[str, Any] | None = None
     raw: Raw | None = _raw

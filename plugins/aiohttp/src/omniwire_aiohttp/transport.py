@@ -71,7 +71,7 @@ class AiohttpTransport:
             form = aiohttp.FormData()
             for k, v in body.fields.items():
                 form.add_field(k, v)
-            for k, (fname, content, mtype) in body.files.items():
+            for k, (fname, content, mtype) in body.file_items():
                 form.add_field(
                     k, content, filename=fname, content_type=mtype or "application/octet-stream"
                 )

@@ -20,8 +20,10 @@ from omniwire.model import (
     AudioPart,
     EmbeddingRequest,
     FilePart,
+    ImageEditRequest,
     ImagePart,
     ImageRequest,
+    ImageVariationRequest,
     OpaquePart,
     ReasoningPart,
     RefusalPart,
@@ -109,7 +111,7 @@ def estimate_input_tokens(request: Any, *, media_tokens: int = MEDIA_TOKENS) -> 
         return _tokens(chars) + tokens
     if isinstance(request, RerankRequest):
         return _tokens(len(request.query) + sum(len(d) for d in request.documents))
-    if isinstance(request, ImageRequest):
+    if isinstance(request, (ImageRequest, ImageEditRequest)):
         return _tokens(len(request.prompt))
     if isinstance(request, SpeechRequest):
         return _tokens(len(request.input) + len(request.instructions or ""))
@@ -152,7 +154,7 @@ def worst_case_usage(
             return Usage(input_tokens, output)
         details = {"cache_write_1h_tokens": input_tokens} if ttl == "1h" else None
         return Usage(input_tokens, output, cache_write_tokens=input_tokens, details=details)
-    if isinstance(request, ImageRequest):
+    if isinstance(request, (ImageRequest, ImageEditRequest, ImageVariationRequest)):
         return Usage(input_tokens, 0, details={"output_images": max(request.n or 1, 1)})
     if isinstance(request, SpeechRequest):
         return Usage(

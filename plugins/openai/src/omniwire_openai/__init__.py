@@ -1,7 +1,8 @@
 """omniwire-openai: codecs for OpenAI's wire protocols.
 
 ``openai.chat``, ``openai.responses``, ``openai.embeddings``, ``openai.images``,
-``openai.audio.transcriptions`` and ``openai.audio.speech``. Import-light: the codec
+``openai.images.edits``, ``openai.images.variations``, ``openai.audio.transcriptions``
+and ``openai.audio.speech``. Import-light: the codec
 modules load when the registration hook runs, not when the plugin is discovered.
 """
 
@@ -16,6 +17,7 @@ from omniwire.plugins import hookimpl
 def omniwire_register_codecs(register: Callable[[Any], None]) -> None:
     from .chat import OpenAIChat
     from .embeddings import OpenAIEmbeddings
+    from .image_edits import OpenAIImageEdits, OpenAIImageVariations
     from .images import OpenAIImages
     from .responses import OpenAIResponses
     from .speech import OpenAISpeech
@@ -30,6 +32,8 @@ def omniwire_register_codecs(register: Callable[[Any], None]) -> None:
         OpenAIResponses(),
         OpenAIEmbeddings(),
         OpenAIImages(),
+        OpenAIImageEdits(),
+        OpenAIImageVariations(),
         OpenAITranscriptions(),
         OpenAISpeech(),
     ):

@@ -26,7 +26,8 @@ from omniwire.errors import (
     UpstreamError,
 )
 from omniwire.model import CacheHint, Raw, StreamError, Usage
-from omniwire.wire import opt, type_name
+from omniwire.report import Conversion
+from omniwire.wire import FileUpload, MultipartBody, opt, type_name
 
 __all__ = [
     "PROVIDER",
@@ -486,6 +487,80 @@ class LossOnce:
         if path not in self.seen:
             self.seen.add(path)
             self.conv.lose(path, reason)
+
+
+# -- multipart forms ----------------------------------------------------------------------
+
+
+def field_text(value: Any) -> str:
+    """A form field's text: strings as they are, booleans ``true``/``false``, other
+    values as compact JSON (``2``, ``0.5``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
+def flatten_field(key: str, value: Any, out: dict[str, str], conv: Conversion) -> None:
+    """Form fields the way the SDK sends nested values: ``key[sub]``, ``key[]``."""
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            flatten_field(f"{key}[{k}]", v, out, conv)
+    elif isinstance(value, (list, tuple)):
+        if len(value) > 1:
+            conv.lose(
+                f"$.extra.{key}", "a MultipartBody field holds one value; only the first was sent"
+            )
+        if value:
+            flatten_field(f"{key}[]", value[0], out, conv)
+    else:
+        out[key] = field_text(value)
+
+
+def _is_upload(value: Any) -> bool:
+    return isinstance(value, tuple) and len(value) == 3 and isinstance(value[1], (bytes, bytearray))
+
+
+def form_parts(body: Any) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    """(text fields, file parts) of a multipart request body: a MultipartBody, or a
+    mapping holding both (uploads as ``(filename, bytes, media_type)`` tuples)."""
+    if isinstance(body, MultipartBody):
+        return body.fields, body.files
+    if not isinstance(body, Mapping):
+        raise ProtocolError(f"expected a multipart form, got {type_name(body)}", path="$")
+    files = {
+        k: v
+        for k, v in body.items()
+        if _is_upload(v) or (isinstance(v, list) and v and all(_is_upload(u) for u in v))
+    }
+    return {k: v for k, v in body.items() if k not in files}, files
+
+
+def form_uploads(value: Any, path: str) -> list[FileUpload]:
+    """The uploads of one file part name (several when the form repeats it)."""
+    uploads = value if isinstance(value, list) else [value]
+    for upload in uploads:
+        if not _is_upload(upload):
+            raise ProtocolError("expected a file upload", path=path)
+    return [(f, bytes(c), m) for f, c, m in uploads]
+
+
+def form_int(fields: Mapping[str, Any], key: str) -> int | None:
+    """An integer form field (``"2"`` on the wire; an int in a mapping body)."""
+    value = fields.get(key)
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
+        return int(value)
+    raise ProtocolError(f"expected integer, got {value!r}", path=f"$.{key}")
+
+
+def form_str(fields: Mapping[str, Any], key: str) -> str | None:
+    value = fields.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise ProtocolError(f"expected string, got {type_name(value)}", path=f"$.{key}")
 
 
 def iter_list(value: Any, path: str) -> Iterable[tuple[int, Any, str]]:

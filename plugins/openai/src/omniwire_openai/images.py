@@ -1,7 +1,8 @@
 """``openai.images``: image generation, ``POST /v1/images/generations``.
 
-Edits and variations (multipart with input images) are not covered: the canonical
-ImageRequest has no slot for input images yet.
+Edits and variations (multipart uploads of input images) are ``openai.images.edits``
+and ``openai.images.variations`` (:mod:`.image_edits`); all three answer with the same
+ImagesResponse, converted by :class:`ImagesResponseCodec`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from omniwire.wire import WireRequest, expect, opt, type_name
 
 from ._common import OpenAICodec, decode_usage, iter_list, restore, same
 
-__all__ = ["OpenAIImages"]
+__all__ = ["ImagesResponseCodec", "OpenAIImages"]
 
 _FIELDS = (
     "n",
@@ -38,54 +39,9 @@ _USAGE_KEYS = {
 }
 
 
-class OpenAIImages(OpenAICodec):
-    id = "openai.images"
-    family = Family.IMAGE
-    routes = ("/v1/images/generations",)
-    # the kit's words for this family (contrib/testing features.py FAMILY_WORDS)
-    features = frozenset(
-        {
-            "n",
-            "size",
-            "quality",
-            "style",
-            "response_format",
-            "background",
-            "output_format",
-            "user",
-            "revised_prompt",
-            "image_url",
-            "usage",
-        }
-    )
-
-    def decode_request(
-        self, body: Any, conv: Conversion, *, params: Mapping[str, str] | None = None
-    ) -> ImageRequest:
-        if not isinstance(body, Mapping):
-            raise ProtocolError(f"expected object, got {type_name(body)}", path="$")
-        values = {k: opt(body, k, int if k == "n" else str) for k in _FIELDS}
-        extra = {k: v for k, v in body.items() if k not in _REQUEST_KEYS}
-        return ImageRequest(
-            model=opt(body, "model", str) or "",  # the API defaults the model; "" = not given
-            prompt=expect(body, "prompt", str),
-            extra=extra or None,
-            raw=Raw(self.id, body),
-            **values,
-        )
-
-    def encode_request(self, request: ImageRequest, conv: Conversion) -> WireRequest:
-        body: dict[str, Any] = {"prompt": request.prompt}
-        if request.model:
-            body["model"] = request.model
-        for key in _FIELDS:
-            if getattr(request, key) is not None:
-                body[key] = getattr(request, key)
-        for key, v in self._extra(request.extra, request.raw, conv).items():
-            body.setdefault(key, v)
-        return WireRequest(
-            "/images/generations", restore(body, same(request.raw, self.id), _REQUEST_KEYS)
-        )
+class ImagesResponseCodec(OpenAICodec):
+    """The ImagesResponse every image endpoint answers with (``created``, ``data`` of
+    ``url``/``b64_json``/``revised_prompt``, GPT-image ``usage``)."""
 
     def decode_response(self, body: Any, conv: Conversion) -> ImageResponse:
         if not isinstance(body, Mapping):
@@ -146,6 +102,56 @@ class OpenAIImages(OpenAICodec):
             return decode_usage(u, "$.usage", **_USAGE_KEYS) if isinstance(u, Mapping) else None
         except ProtocolError:
             return None
+
+
+class OpenAIImages(ImagesResponseCodec):
+    id = "openai.images"
+    family = Family.IMAGE
+    routes = ("/v1/images/generations",)
+    # the kit's words for this family (contrib/testing features.py FAMILY_WORDS)
+    features = frozenset(
+        {
+            "n",
+            "size",
+            "quality",
+            "style",
+            "response_format",
+            "background",
+            "output_format",
+            "user",
+            "revised_prompt",
+            "image_url",
+            "usage",
+        }
+    )
+
+    def decode_request(
+        self, body: Any, conv: Conversion, *, params: Mapping[str, str] | None = None
+    ) -> ImageRequest:
+        if not isinstance(body, Mapping):
+            raise ProtocolError(f"expected object, got {type_name(body)}", path="$")
+        values = {k: opt(body, k, int if k == "n" else str) for k in _FIELDS}
+        extra = {k: v for k, v in body.items() if k not in _REQUEST_KEYS}
+        return ImageRequest(
+            model=opt(body, "model", str) or "",  # the API defaults the model; "" = not given
+            prompt=expect(body, "prompt", str),
+            extra=extra or None,
+            raw=Raw(self.id, body),
+            **values,
+        )
+
+    def encode_request(self, request: ImageRequest, conv: Conversion) -> WireRequest:
+        body: dict[str, Any] = {"prompt": request.prompt}
+        if request.model:
+            body["model"] = request.model
+        for key in _FIELDS:
+            if getattr(request, key) is not None:
+                body[key] = getattr(request, key)
+        for key, v in self._extra(request.extra, request.raw, conv).items():
+            body.setdefault(key, v)
+        return WireRequest(
+            "/images/generations", restore(body, same(request.raw, self.id), _REQUEST_KEYS)
+        )
 
 
 def _encode_usage(u: Usage, raw: Mapping[str, Any] | None, conv: Conversion) -> dict[str, Any]:

@@ -11,7 +11,6 @@ text as is; ``encode_response`` returns a ``str`` for those formats (send it as
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +21,7 @@ from omniwire.report import Conversion
 from omniwire.wire import MultipartBody, WireRequest, expect, opt, type_name
 
 from ._common import OpenAICodec, iter_list, restore, same
+from ._common import flatten_field as _flatten
 
 __all__ = ["OpenAITranscriptions"]
 
@@ -36,28 +36,6 @@ _FIELDS = (
     _GRANULARITIES,
     "timestamp_granularities",
 )
-
-
-def _field_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-
-
-def _flatten(key: str, value: Any, out: dict[str, str], conv: Conversion) -> None:
-    """Form fields the way the SDK sends nested values: ``key[sub]``, ``key[]``."""
-    if isinstance(value, Mapping):
-        for k, v in value.items():
-            _flatten(f"{key}[{k}]", v, out, conv)
-    elif isinstance(value, (list, tuple)):
-        if len(value) > 1:
-            conv.lose(
-                f"$.extra.{key}", "a MultipartBody field holds one value; only the first was sent"
-            )
-        if value:
-            _flatten(f"{key}[]", value[0], out, conv)
-    else:
-        out[key] = _field_text(value)
 
 
 class OpenAITranscriptions(OpenAICodec):

@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable
 
 import attrs
 from omniwire import model
+from omniwire.model.replay import events_for
 from omniwire.money import ZERO
 from omniwire.serialize import from_json, to_json
 from omniwire.wire import WireResponse
@@ -146,40 +147,8 @@ class Entry:
 
 
 def events_of(response: Any) -> tuple[Any, ...]:
-    """A Response as the canonical stream that folds back to it (text, reasoning and
-    tool arguments as one delta each)."""
-    S = model
-    out: list[Any] = [
-        S.ResponseStart(response.id, response.model, response.created, None, response.service_tier)
-    ]
-    index = 0
-    for choice in response.choices:
-        for part in choice.content:
-            if isinstance(part, (S.TextPart, S.RefusalPart)) and part.text:
-                out += [
-                    S.PartStart(index, attrs.evolve(part, text=""), choice.index),
-                    S.TextDelta(index, part.text),
-                    S.PartEnd(index),
-                ]
-            elif isinstance(part, S.ToolCallPart):
-                out += [
-                    S.PartStart(index, attrs.evolve(part, arguments=""), choice.index),
-                    S.ArgumentsDelta(index, part.arguments),
-                    S.PartEnd(index),
-                ]
-            elif isinstance(part, S.ReasoningPart) and part.text:
-                out += [
-                    S.PartStart(index, S.ReasoningPart(id=part.id), choice.index),
-                    S.ReasoningDelta(index, part.text),
-                    S.PartEnd(index, part),
-                ]
-            else:
-                out += [S.PartStart(index, part, choice.index), S.PartEnd(index)]
-            index += 1
-        out.append(S.ResponseEnd(choice.stop_reason, choice.stop_raw, None, choice.index))
-    if response.usage is not None:
-        out.append(S.UsageUpdate(response.usage))
-    return tuple(out)
+    """A Response as the canonical stream that folds back to it (one delta per text)."""
+    return tuple(events_for(response, chunk_size=None))
 
 
 class _Memory:

@@ -126,15 +126,20 @@ def encode_request_body(body: Any, sanitize: Sanitizers) -> dict[str, Any]:
     if body is None:
         return {}
     if isinstance(body, MultipartBody):
-        files = {
-            name: {
+        files: dict[str, Any] = {}
+        for name, (filename, content, media_type) in sorted(
+            body.file_items(), key=lambda item: item[0]
+        ):
+            entry = {
                 "filename": filename,
                 "media_type": media_type,
                 "size": len(content),
                 "digest": _digest(content),
             }
-            for name, (filename, content, media_type) in sorted(body.files.items())
-        }
+            if isinstance(body.files[name], list):  # a repeated part (image[]): in order
+                files.setdefault(name, []).append(entry)
+            else:
+                files[name] = entry
         return {"multipart": {"fields": sanitize.json(dict(body.fields)), "files": files}}
     if isinstance(body, (bytes, bytearray)):
         return encode_bytes(bytes(body), sanitize, content_type=None, exempt=False)
