@@ -17,6 +17,8 @@ from .errors import OmniwireError, ProtocolError, Timeout, UpstreamError
 from .wire import MultipartBody, WireRequest, WireResponse
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
 __all__ = ["HttpxTransport", "Transport", "dump_body"]
@@ -90,11 +92,16 @@ class HttpxTransport:
         self._clients: list[httpx.AsyncClient] = [client] if client is not None else []
         self._busy: list[int] = [0] * len(self._clients)
         self._fixed = client is not None
+        self._tls: ssl.SSLContext | None = None
 
     def _new_client(self) -> httpx.AsyncClient:
         import httpx
 
+        if self._tls is None:
+            # loading the CA bundle takes ~20-80 ms: once per transport, not per shard
+            self._tls = httpx.create_ssl_context(trust_env=False)
         return httpx.AsyncClient(
+            verify=self._tls,
             http2=self._http2,
             timeout=httpx.Timeout(self._timeout, connect=self._connect_timeout),
             limits=httpx.Limits(

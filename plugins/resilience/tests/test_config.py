@@ -13,6 +13,7 @@ from omniwire.plugins import PluginManager
 from omniwire_resilience import (
     BreakerGuard,
     KeyAwareBackoff,
+    KillSwitchGuard,
     RateLimitGuard,
     parse_duration,
     pool_status,
@@ -113,10 +114,11 @@ def test_a_policy_given_in_code_is_kept(up):
     assert type(stack.retry) is Mine and mine is not stack.retry
 
 
-def test_defaults_breaker_only(make_stack):
+def test_defaults_kill_switch_and_breaker_only(make_stack):
     stack = make_stack()
-    assert [type(g) for g in stack.guards] == [BreakerGuard]
-    assert make_stack(options={"breaker": {"enabled": False}}).guards == ()
+    assert [type(g) for g in stack.guards] == [KillSwitchGuard, BreakerGuard]
+    off = {"breaker": {"enabled": False}, "kill_switch": {"enabled": False}}
+    assert make_stack(options=off).guards == ()
 
 
 @pytest.mark.parametrize(
@@ -146,7 +148,13 @@ def test_retry_policy():
 def test_registered_factories():
     found = {}
     omniwire_resilience.omniwire_register_guards(lambda f: found.setdefault(f.name, f.order))
-    assert found == {"retry": 0, "breaker": 10, "rate-limit": 20}
+    assert found == {
+        "retry": 0,
+        "kill-switch": 5,
+        "breaker": 10,
+        "adaptive-concurrency": 15,
+        "rate-limit": 20,
+    }
 
 
 @pytest.mark.parametrize(
@@ -185,7 +193,14 @@ def test_installed_entry_point_and_status_found_without_importing_the_plugin(up,
             hooks = [g.pool_status for g in stack.guards if hasattr(g, "pool_status")]
             return [(await hook(stack)).to_dict() for hook in hooks]
 
-    first, second = anyio.run(main)
+    first, *others = anyio.run(main)
+    assert len(others) == 2  # the kill switch, the breaker and the rate limiter
     assert first["endpoints"][0]["keys"][0]["rpm"] == 10
     assert [k["alias"] for k in first["endpoints"][0]["keys"]] == ["up#0", "up#1"]
-    assert len(second["endpoints"]) == 1
+
+    def shape(status):  # rpm_used refills between the reads
+        return [
+            (e["name"], [(k["alias"], k["rpm"]) for k in e["keys"]]) for e in status["endpoints"]
+        ]
+
+    assert all(shape(o) == shape(first) for o in others)

@@ -65,6 +65,8 @@ def build_gateway(
         routes=config.routes,
         plugin_manager=pm,
         strict=settings.strict,
+        stream_fallback=config.stream_fallback,
+        singleflight=config.singleflight,
         transport_name=transport,
         options=_options(config, settings),
     )

@@ -140,6 +140,8 @@ _USAGE_KEYS = {
     "input_details": "prompt_tokens_details",
     "output_details": "completion_tokens_details",
 }
+_PLAIN_CHOICE_KEYS = frozenset({"index", "delta", "finish_reason", "logprobs"})
+_PLAIN_DELTA_KEYS = frozenset({"content", "role"})
 _CHUNK_KEYS = frozenset(
     {
         "id",
@@ -1262,6 +1264,10 @@ class _ChatStreamDecoder:
             self.done = True
             return self._close_all()
         chunk = loads_event(data)
+        if self.started and type(chunk) is dict and event.event is None:
+            fast = self._plain_text(chunk)
+            if fast is not None:
+                return [fast]
         out: list[StreamEvent] = []
         if event.event == "error" or (
             isinstance(chunk, Mapping) and "choices" not in chunk and "error" in chunk
@@ -1301,6 +1307,30 @@ class _ChatStreamDecoder:
             out.extend(self._close_all())
             out.append(stream_error(chunk["error"]))
         return out
+
+    def _plain_text(self, chunk: dict[str, Any]) -> StreamEvent | None:
+        """Almost every chunk of a stream is one choice adding text to the text part it
+        already has open: that one becomes its TextDelta without the general walk (which
+        gives the same event). Anything else returns None."""
+        choices = chunk.get("choices")
+        if type(choices) is not list or len(choices) != 1:
+            return None
+        c = choices[0]
+        if type(c) is not dict or c.get("finish_reason") is not None:
+            return None
+        delta = c.get("delta")
+        index = c.get("index")
+        if type(delta) is not dict or type(index) is not int or c.get("logprobs") is not None:
+            return None
+        text = delta.get("content")
+        st = self.choices.get(index)
+        if type(text) is not str or not text or st is None or st.open_kind != "text":
+            return None
+        if chunk.get("usage") is not None or not _CHUNK_KEYS.issuperset(chunk):
+            return None
+        if not _PLAIN_CHOICE_KEYS.issuperset(c) or not _PLAIN_DELTA_KEYS.issuperset(delta):
+            return None
+        return TextDelta(st.open_index, text)
 
     def _usage_extras(self, usage: Any) -> None:
         if isinstance(usage, Mapping):
@@ -1440,6 +1470,10 @@ class _ChatStreamDecoder:
 # =========================================================================================
 
 
+_MARK = "\x00omniwire-text\x00"
+_MARK_JSON = dumps(_MARK)
+
+
 class _OpenPart:
     __slots__ = ("kind", "choice", "tool_index", "sent", "empty_args")
 
@@ -1475,6 +1509,7 @@ class _ChatStreamEncoder:
         self.usage: Usage | None = None
         self.closed = False
         self.head_sent = False
+        self.templates: dict[int, tuple[str, str]] = {}
 
     def _chunk(
         self, choices: list[dict[str, Any]], usage: dict[str, Any] | None = None
@@ -1535,6 +1570,7 @@ class _ChatStreamEncoder:
             if event.model is not None:
                 self.model = event.model
             self.service_tier = event.service_tier
+            self.templates.clear()
             raw = same(event.raw, self.codec.id)
             if raw is not None and raw.get("system_fingerprint") is not None:
                 self.extra["system_fingerprint"] = raw["system_fingerprint"]
@@ -1623,7 +1659,19 @@ class _ChatStreamEncoder:
             ]
         if op.kind == "reasoning":
             return [self._delta(op.choice, {self.codec.reasoning_field or "reasoning": text})]
-        return [self._delta(op.choice, {"content" if op.kind == "text" else "refusal": text})]
+        if op.kind == "text":
+            return [self._text_chunk(op.choice, text)]
+        return [self._delta(op.choice, {"refusal": text})]
+
+    def _text_chunk(self, choice: int, text: str) -> SSEEvent:
+        """A content delta chunk: the same bytes as ``_delta`` writes, from a template
+        rendered once per choice (the chunk's other fields change only at ResponseStart)."""
+        template = self.templates.get(choice)
+        if template is None:
+            rendered = self._delta(choice, {"content": _MARK}).data
+            head, _, tail = rendered.partition(_MARK_JSON)
+            template = self.templates[choice] = (head, tail)
+        return SSEEvent(template[0] + dumps(text) + template[1])
 
     def _final(self, op: _OpenPart, part: Part, path: str) -> list[SSEEvent]:
         """PartEnd with the authoritative part: send what the deltas missed, if it only

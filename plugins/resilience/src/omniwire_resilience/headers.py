@@ -19,12 +19,15 @@ if TYPE_CHECKING:
     from omniwire.stack import Stack
     from omniwire.wire import WireResponse
 
-__all__ = ["ERROR_HEADERS", "SENT", "parse_duration", "retry_after_from_headers"]
+__all__ = ["ERROR_HEADERS", "KILL_SWITCH", "SENT", "parse_duration", "retry_after_from_headers"]
 
 SENT = "omniwire_resilience.sent"
 """``call.attributes`` key: the number of the last attempt handed to the transport."""
 ERROR_HEADERS = "omniwire_resilience.error_headers"
 """``call.attributes`` key: ``(attempt number, headers)`` of the last error response."""
+KILL_SWITCH = "omniwire_resilience.kill_switch"
+"""``call.attributes`` key: the kill switch that admitted the current attempt (checked
+again right before the request is handed to the transport)."""
 
 _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|h|m|s)")
 _UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}

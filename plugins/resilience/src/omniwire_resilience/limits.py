@@ -14,10 +14,17 @@ With no room, ``[limits] mode = "reject"`` refuses at once with RateLimited (ret
 the call moves on to its next candidate; the last refusal is what the caller sees, with
 ``retry_after`` when it is known). ``mode = "wait"`` still moves on while other
 candidates remain, and makes the last one wait for room, up to ``max_wait`` seconds.
+
+Waiters of a key form a line, first come first served (per process): only the first
+one polls the store (no stampede of every waiter on every refill or freed slot), an
+attempt arriving while others wait queues behind them (or is refused, when it may not
+wait) instead of jumping ahead, and one whose turn cannot come within ``max_wait`` by
+the RPM/TPM refill rate — counting what those ahead of it need — is refused at once.
 """
 
 from __future__ import annotations
 
+import collections
 import json
 import math
 import time
@@ -91,6 +98,25 @@ class _Reservation:
     tokens: int
 
 
+class _Waiter:
+    __slots__ = ("event", "tokens")
+
+    def __init__(self, tokens: int) -> None:
+        self.event = anyio.Event()  # set when this waiter becomes the first in line
+        self.tokens = tokens
+
+
+class _Line:
+    """The attempts waiting for room on one key, in arrival order."""
+
+    __slots__ = ("waiters", "which", "wait")
+
+    def __init__(self) -> None:
+        self.waiters: collections.deque[_Waiter] = collections.deque()
+        self.which = "concurrency"  # what the first in line last waited for
+        self.wait = math.inf
+
+
 class RateLimitGuard:
     """The rate-limit guard of one stack. ``store`` holds the buckets and slots (default:
     in this process); ``clock`` is what waits are measured with."""
@@ -107,6 +133,7 @@ class RateLimitGuard:
         self.store: LimitStore = store if store is not None else MemoryLimitStore(clock)
         self._limits: dict[str, EndpointLimits] = {}
         self._tickets: dict[int, _Reservation] = {}
+        self._lines: dict[str, _Line] = {}
         self._watched: bool | None = None
 
     def limits_for(self, endpoint: Endpoint) -> EndpointLimits:
@@ -146,6 +173,11 @@ class RateLimitGuard:
 
     # -- the guard --------------------------------------------------------------------
 
+    def waiting(self, endpoint: str, alias: str | None) -> int:
+        """Attempts of this process waiting in line for room on a key."""
+        line = self._lines.get(key_scope(endpoint, alias))
+        return len(line.waiters) if line is not None else 0
+
     async def admit(self, call: Call, candidate: Candidate) -> None:
         endpoint = candidate.endpoint
         limits = self.limits_for(endpoint)
@@ -158,28 +190,96 @@ class RateLimitGuard:
         tokens = 0
         if limits.tpm is not None:
             tokens = min(limits.tpm, estimate_tokens(call.request, self.settings))
-        deadline: float | None = None
-        while True:
-            if self.store.local:
-                wait, which = await self._take(scope, limits, tokens)
-            else:
-                with anyio.CancelScope(shield=True):  # never hold half a reservation
-                    wait, which = await self._take(scope, limits, tokens)
+        line = self._lines.get(scope)
+        if line is None:  # nobody waiting: take at once
+            wait, which = await self._take_shielded(scope, limits, tokens)
             if not wait:
-                break
-            if self.settings.mode != "wait" or candidates_left(call) > 0:
-                raise self._refusal(endpoint, alias, limits, which, wait, tokens)
-            now = self.clock()
-            if deadline is None:
-                deadline = now + self.settings.max_wait
-            left = deadline - now
-            if left <= 0 or (math.isfinite(wait) and wait > left):
-                raise self._refusal(endpoint, alias, limits, which, wait, tokens)
-            if math.isfinite(wait):
-                await anyio.sleep(wait)
-            else:
-                await self.store.released(scope + "|slots", left)
+                self._tickets[id(call)] = _Reservation(scope, limits, tokens)
+                return
+        else:  # others are waiting: no jumping the line
+            wait, which = line.wait, line.which
+        if self.settings.mode != "wait" or candidates_left(call) > 0:
+            raise self._refusal(endpoint, alias, limits, which, wait, tokens, queued=line)
+        await self._wait_in_line(scope, endpoint, alias, limits, tokens)
         self._tickets[id(call)] = _Reservation(scope, limits, tokens)
+
+    async def _take_shielded(
+        self, scope: str, limits: EndpointLimits, tokens: int
+    ) -> tuple[float, str]:
+        if self.store.local:
+            return await self._take(scope, limits, tokens)
+        with anyio.CancelScope(shield=True):  # never hold half a reservation
+            taken = await self._take(scope, limits, tokens)
+        return taken
+
+    async def _eta(
+        self, scope: str, limits: EndpointLimits, line: _Line, tokens: int
+    ) -> tuple[float, str]:
+        """Seconds until the RPM/TPM buckets refill enough for everyone in ``line`` and
+        then this attempt, and which bucket takes longest (0 when only concurrency is
+        limited: when a slot frees up is not known)."""
+        eta, which = 0.0, "concurrency"
+        if limits.rpm is not None:
+            rate = limits.rpm / 60.0
+            level = await self.store.level(scope + "|rpm", limits.rpm, rate)
+            eta, which = max((eta, which), ((len(line.waiters) + 1 - level) / rate, "rpm"))
+        if tokens and limits.tpm is not None:
+            rate = limits.tpm / 60.0
+            level = await self.store.level(scope + "|tpm", limits.tpm, rate)
+            ahead = sum(w.tokens for w in line.waiters)
+            eta, which = max((eta, which), ((ahead + tokens - level) / rate, "tpm"))
+        return eta, which
+
+    async def _wait_in_line(
+        self,
+        scope: str,
+        endpoint: Endpoint,
+        alias: str | None,
+        limits: EndpointLimits,
+        tokens: int,
+    ) -> None:
+        """Queue behind the attempts already waiting on this key, then wait as the first
+        in line until everything is taken at once; RateLimited after ``max_wait``."""
+        deadline = self.clock() + self.settings.max_wait
+        line = self._lines.get(scope)
+        if line is None:
+            line = self._lines[scope] = _Line()
+        eta, which = await self._eta(scope, limits, line, tokens)
+        if eta > self.settings.max_wait:  # its turn cannot come in time
+            if not line.waiters and self._lines.get(scope) is line:
+                del self._lines[scope]
+            raise self._refusal(endpoint, alias, limits, which, eta, tokens, queued=line)
+        me = _Waiter(tokens)
+        line.waiters.append(me)
+        try:
+            while line.waiters[0] is not me:
+                left = deadline - self.clock()
+                if left <= 0:
+                    raise self._refusal(
+                        endpoint, alias, limits, line.which, line.wait, tokens, queued=line
+                    )
+                with anyio.move_on_after(left):
+                    await me.event.wait()
+            while True:
+                wait, which = await self._take_shielded(scope, limits, tokens)
+                if not wait:
+                    return
+                line.wait, line.which = wait, which
+                left = deadline - self.clock()
+                if left <= 0 or (math.isfinite(wait) and wait > left):
+                    raise self._refusal(endpoint, alias, limits, which, wait, tokens)
+                if math.isfinite(wait):
+                    await anyio.sleep(wait)
+                else:
+                    await self.store.released(scope + "|slots", left)
+        finally:
+            first = line.waiters[0] is me
+            line.waiters.remove(me)
+            if not line.waiters:
+                if self._lines.get(scope) is line:
+                    del self._lines[scope]
+            elif first:
+                line.waiters[0].event.set()  # the next one polls now
 
     async def _take(self, scope: str, limits: EndpointLimits, tokens: int) -> tuple[float, str]:
         """Everything or nothing: (0, "") when taken, else (seconds, which limit)."""
@@ -211,6 +311,7 @@ class RateLimitGuard:
         which: str,
         wait: float,
         tokens: int,
+        queued: _Line | None = None,
     ) -> RateLimited:
         if which == "concurrency":
             what = f"max_concurrency = {limits.max_concurrency} requests at once"
@@ -218,6 +319,8 @@ class RateLimitGuard:
             what = f"rpm = {limits.rpm}"
         else:
             what = f"tpm = {limits.tpm}; this call may use ~{tokens} tokens"
+        if queued is not None and queued.waiters:
+            what += f"; {len(queued.waiters)} waiting ahead"
         finite = math.isfinite(wait)
         when = f"; room in {wait:.3g}s" if finite else ""
         return RateLimited(

@@ -1,6 +1,7 @@
-"""Settings of the resilience guards: the config file's ``[breaker]``, ``[limits]`` and
-``[retry]`` tables (a stack's ``options``) and each provider's ``rpm``/``tpm``/
-``max_concurrency`` and ``options.breaker``.
+"""Settings of the resilience guards: the config file's ``[breaker]``, ``[limits]``,
+``[retry]``, ``[adaptive_concurrency]`` and ``[kill_switch]`` tables (a stack's
+``options``) and each provider's ``rpm``/``tpm``/``max_concurrency``,
+``options.breaker`` and ``options.adaptive_concurrency``.
 
 Everything is checked once, when a stack is built, so a typo fails at start-up with the
 table and key named (``breaker.cooldown: expected a number >= 0``), never mid-traffic.
@@ -17,10 +18,13 @@ if TYPE_CHECKING:
     from omniwire.endpoint import Endpoint
 
 __all__ = [
+    "AdaptiveSettings",
     "BreakerSettings",
     "EndpointLimits",
+    "KillSwitchSettings",
     "LimitSettings",
     "RetrySettings",
+    "parse_kill_pattern",
     "parse_table",
 ]
 
@@ -82,6 +86,78 @@ class RetrySettings:
     """Seconds from the start of the call after which no further attempt starts."""
     max_attempts: int = attrs.field(default=0, metadata=_at_least(0))
     """Attempts per call at most (0: as many as there are candidates)."""
+
+
+@attrs.frozen
+class AdaptiveSettings:
+    """``[adaptive_concurrency]``: a limit on requests at once per provider that adapts
+    to the upstream (AIMD). Off unless the table, or a provider's
+    ``options.adaptive_concurrency``, is present."""
+
+    enabled: bool = True
+    initial_limit: int = attrs.field(default=8, metadata=_at_least(1))
+    """Requests at once a provider starts with."""
+    min_limit: int = attrs.field(default=1, metadata=_at_least(1))
+    max_limit: int = attrs.field(default=64, metadata=_at_least(1))
+    increase: int = attrs.field(default=1, metadata=_at_least(1))
+    """Added to the limit after as many successes in a row as the limit (one "window")."""
+    backoff: float = attrs.field(default=0.5, metadata={**_at_least(0, strict=True), "max": 1})
+    """The limit is multiplied by this (rounded down) on an overload signal."""
+    latency_threshold: float = attrs.field(default=0.0, metadata=_at_least(0))
+    """Seconds; a successful attempt slower than this is an overload signal (time to the
+    first event for streams). 0: latency is not watched."""
+
+    def check(self, where: str) -> AdaptiveSettings:
+        if not self.min_limit <= self.initial_limit <= self.max_limit:
+            raise ConfigError(
+                f"{where}: expected min_limit <= initial_limit <= max_limit, got "
+                f"{self.min_limit}, {self.initial_limit}, {self.max_limit}"
+            )
+        if self.backoff >= 1:
+            raise ConfigError(f"{where}.backoff: expected a number > 0 and < 1, got 1.0")
+        return self
+
+
+@attrs.frozen
+class KillSwitchSettings:
+    """``[kill_switch]``: providers and models that are never sent a request."""
+
+    enabled: bool = True
+    """False: no kill switch on the stack (not even one to flip at run time)."""
+    killed: tuple[tuple[str, str | None], ...] = ()
+    """``(provider, model)`` pairs; provider ``"*"`` is any provider, model None any
+    model."""
+
+    @classmethod
+    def parse(cls, data: Any, where: str = "kill_switch") -> KillSwitchSettings:
+        if data is None:
+            return cls()
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{where}: expected a table, got {type(data).__name__}")
+        unknown = set(data) - {"enabled", "killed"}
+        if unknown:
+            name = sorted(unknown)[0]
+            raise ConfigError(f"{where}: unknown setting {name!r} (known: enabled, killed)")
+        enabled = data.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise ConfigError(f"{where}.enabled: expected true/false, got {enabled!r}")
+        killed = data.get("killed", [])
+        if not isinstance(killed, (list, tuple)):
+            raise ConfigError(f"{where}.killed: expected an array, got {type(killed).__name__}")
+        pairs = tuple(parse_kill_pattern(p, f"{where}.killed[{i}]") for i, p in enumerate(killed))
+        return cls(enabled, pairs)
+
+
+def parse_kill_pattern(pattern: Any, where: str) -> tuple[str, str | None]:
+    """``"provider"``, ``"provider:model"`` or ``"*:model"`` as ``(provider, model)``."""
+    if not isinstance(pattern, str):
+        raise ConfigError(f"{where}: expected a string, got {type(pattern).__name__}")
+    provider, sep, model = pattern.strip().partition(":")
+    if not provider or (sep and not model) or (provider == "*" and not sep):
+        raise ConfigError(
+            f'{where}: expected "provider", "provider:model" or "*:model", got {pattern!r}'
+        )
+    return provider, model if sep else None
 
 
 def _check(value: Any, field: attrs.Attribute[Any], where: str) -> Any:
