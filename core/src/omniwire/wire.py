@@ -116,7 +116,9 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
     return " or ".join(_NAMES.get(k, k.__name__) for k in kinds)
 
 
-def _check(value: Any, kind: type | tuple[type, ...], path: str) -> Any:
+def _check(value: Any, kind: type | tuple[type, ...], path: str, key: str | None = None) -> Any:
+    if type(value) is kind:  # the common case: exactly the type asked for
+        return value
     kinds = kind if isinstance(kind, tuple) else (kind,)
     ok = isinstance(value, kinds)
     if ok and isinstance(value, bool) and bool not in kinds:
@@ -124,17 +126,18 @@ def _check(value: Any, kind: type | tuple[type, ...], path: str) -> Any:
     if not ok and isinstance(value, int) and not isinstance(value, bool) and float in kinds:
         ok = True  # JSON 1 is a valid number
     if not ok:
-        raise ProtocolError(f"expected {_kind_name(kind)}, got {type_name(value)}", path=path)
+        where = path if key is None else f"{path}.{key}"
+        raise ProtocolError(f"expected {_kind_name(kind)}, got {type_name(value)}", path=where)
     return value
 
 
 def expect(obj: Any, key: str, kind: type | tuple[type, ...], path: str = "$") -> Any:
     """``obj[key]``, which must exist and be of ``kind``; errors name ``path.key``."""
-    if not isinstance(obj, Mapping):
+    if type(obj) is not dict and not isinstance(obj, Mapping):
         raise ProtocolError(f"expected object, got {type_name(obj)}", path=path)
     if key not in obj:
         raise ProtocolError("required field is missing", path=f"{path}.{key}")
-    return _check(obj[key], kind, f"{path}.{key}")
+    return _check(obj[key], kind, path, key)
 
 
 def opt(obj: Mapping[str, Any], key: str, kind: type | tuple[type, ...], path: str = "$") -> Any:
@@ -142,4 +145,4 @@ def opt(obj: Mapping[str, Any], key: str, kind: type | tuple[type, ...], path: s
     value = obj.get(key)
     if value is None:
         return None
-    return _check(value, kind, f"{path}.{key}")
+    return _check(value, kind, path, key)
