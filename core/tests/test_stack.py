@@ -219,3 +219,61 @@ def test_code_given_objects_never_leak_into_the_shared_manager(toy_server):
     second = Stack([Endpoint("toy", "toy.chat", toy_server.url)], codecs=[ToyCodec()])
     assert first.pm is not get_plugin_manager() and second.pm is not first.pm
     assert "toy.chat" not in get_plugin_manager().codecs
+
+
+class _Scoped:
+    """A plugin whose per-call hooks matter only to stacks that ask for it."""
+
+    def __init__(self, stages):
+        self.stages = frozenset(stages)
+        self.seen: list[str] = []
+
+    def omniwire_stages(self, stack):
+        return self.stages
+
+    @hookimpl
+    def omniwire_observe(self, call, event):
+        self.seen.append(f"observe:{event}")
+
+    @hookimpl(tryfirst=True)
+    def omniwire_decode(self, call, response):
+        self.seen.append("decode")
+
+
+def test_plugins_left_out_of_stacks_that_do_not_use_them(toy_server):
+    """``omniwire_stages(stack)``: an installed plugin that a stack does not use costs
+    its calls nothing (the stage stays a direct built-in call); one that is used runs."""
+    idle, busy = _Scoped(()), _Scoped({"observe", "decode"})
+
+    async def main(plugin):
+        async with make_stack(toy_server.url, plugins=[plugin]) as stack:
+            direct = stack._stage["decode"].__module__ == "omniwire.builtins"
+            response = await stack.call(Request.simple("toy-1", "scoped"))
+            return direct, stack._observers, response.text
+
+    assert run(main, idle) == (True, False, "echo: scoped")
+    assert idle.seen == []
+    direct, observers, text = run(main, busy)
+    assert (direct, observers, text) == (False, True, "echo: scoped")
+    assert busy.seen == ["observe:start", "observe:attempt", "decode", "observe:end"]
+
+
+def test_scoped_hooks_stay_visible_to_hook_monitoring(toy_server):
+    """A stack leaving a plugin out still calls the others through pluggy, so tracing
+    (the kit's hook_recorder) sees every call."""
+    idle, busy = _Scoped(()), _Scoped({"observe"})
+    events: list[str] = []
+
+    async def main():
+        async with make_stack(toy_server.url, plugins=[idle, busy]) as stack:
+            undo = stack.pm.pm.add_hookcall_monitoring(
+                lambda name, impls, kwargs: events.append(name), lambda *a: None
+            )
+            try:
+                await stack.call(Request.simple("toy-1", "watched"))
+            finally:
+                undo()
+
+    run(main)
+    assert events.count("omniwire_observe") == 3
+    assert idle.seen == [] and busy.seen == ["observe:start", "observe:attempt", "observe:end"]

@@ -164,19 +164,44 @@ class Stack:
             transport = factory(**(transport_options or {}))
         self.transport = transport
         self._stage: dict[str, Callable[..., Any]] = {}
+        wanted: dict[int, Any] = {}
         for stage in _STAGES:
             hook_name = f"omniwire_{stage}"
-            impls = self.pm.implementations(hook_name)
+            caller, impls = self._scoped(hook_name, stage, wanted)
             if impls == ["builtins"]:
                 self._stage[stage] = getattr(_builtin, hook_name)
             elif not impls:
                 raise ConfigError(f"nothing implements the {stage} stage")
             else:
-                caller = getattr(self.pm.hook, hook_name)
                 self._stage[stage] = _kwargs_caller(caller, stage)
-        self._observers = bool(self.pm.implementations("omniwire_observe"))
+        self._observe_hook, observers = self._scoped("omniwire_observe", "observe", wanted)
+        self._observers = bool(observers)
 
     # -- build-time resolution ---------------------------------------------------------
+
+    def _scoped(self, hook_name: str, stage: str, wanted: dict[int, Any]) -> tuple[Any, list[str]]:
+        """The caller of a per-call hook for this stack, and the plugins it reaches.
+
+        A plugin that is installed but not used by this stack (a cache nobody
+        configured) says so with ``omniwire_stages(stack)``, the per-call hooks it needs
+        here; it is left out of this stack's caller, so it costs its calls nothing.
+        """
+        hook = getattr(self.pm.hook, hook_name)
+        names: list[str] = []
+        drop: list[object] = []
+        for impl in hook.get_hookimpls():
+            plugin = impl.plugin
+            ask = getattr(plugin, "omniwire_stages", None)
+            if callable(ask):
+                if id(plugin) not in wanted:
+                    wanted[id(plugin)] = frozenset(ask(self))
+                if stage not in wanted[id(plugin)]:
+                    drop.append(plugin)
+                    continue
+            names.append(impl.plugin_name)
+        if drop:
+            hook = self.pm.pm.subset_hook_caller(hook_name, remove_plugins=drop)
+        return hook, names
 
     def _resolve_endpoint(self, endpoint: Endpoint) -> None:
         primary: Codec = self.pm.codec(endpoint.protocol)
@@ -213,7 +238,7 @@ class Stack:
         if not self._observers:
             return
         try:
-            self.pm.hook.omniwire_observe(call=call, event=event)
+            self._observe_hook(call=call, event=event)
         except Exception:  # an observer must never break a call
             import logging
 

@@ -12,6 +12,7 @@ See docs/redis.md. Importing the package is cheap; redis-py loads at first use.
 
 from __future__ import annotations
 
+import sys
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generator
 
@@ -85,6 +86,16 @@ def omniwire_register_guards(register: Callable[[Any], None]) -> None:
 # dictionary lookup per stage.
 
 _STATE = "omniwire_redis.cache"
+_CACHE_STAGES = frozenset({"transport", "decode", "price"})
+
+
+def omniwire_stages(stack: Any) -> frozenset[str]:
+    """The per-call hooks a stack needs from this plugin: the cache's, when the stack
+    has a cache guard (none was ever built if the cache module is not even loaded)."""
+    cache = sys.modules.get(f"{__name__}.cache")
+    if cache is not None and any(isinstance(g, cache.CacheGuard) for g in stack.guards):
+        return _CACHE_STAGES
+    return frozenset()
 
 
 @hookimpl(tryfirst=True)
