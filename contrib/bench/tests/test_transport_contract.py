@@ -261,13 +261,16 @@ def test_httpx_pool_shards_grow_under_load_and_drain(server):
             async with anyio.create_task_group() as tg:
                 for i in range(40):
                     tg.start_soon(one, i)
-            shards = len(transport._clients)
-            return shards, list(transport._busy), results
+            pool = transport._pools[server]  # shards are per origin
+            dead = transport._pools["http://127.0.0.1:9"]
+            assert dead.busy == [0] * len(dead.clients)
+            return len(pool.clients), list(pool.busy), results
         finally:
             await transport.aclose()
 
     shards, busy, results = anyio.run(main)
     assert 1 < shards <= 8  # grew past one pool, never past max_connections / shard_size
+    assert shards >= 6  # ~25 requests pausing at once fill nearly every shard
     assert busy == [0] * shards
     assert sum(r == SSE for r in results) == 10
 
@@ -282,8 +285,33 @@ def test_httpx_given_client_is_used_alone(server):
             async with anyio.create_task_group() as tg:
                 for _ in range(12):
                     tg.start_soon(transport.send, WireRequest("/pause", {}, url=server + "/pause"))
-            return transport._clients == [client]
+            [pool] = transport._pools.values()
+            return pool.clients == [client]
         finally:
             await transport.aclose()
 
     assert anyio.run(main)
+
+
+def test_httpx_sequential_calls_to_two_origins_keep_their_connections(server):
+    """Shards are per origin: alternating providers one call at a time reuses one
+    keep-alive connection each instead of reconnecting every time."""
+    srv2 = Server(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv2.serve_forever, daemon=True).start()
+    other = f"http://127.0.0.1:{srv2.server_address[1]}"
+
+    async def main():
+        transport = HttpxTransport()
+        try:
+            for _ in range(6):
+                for base in (server, other):
+                    r = await transport.send(WireRequest("/x", {}, url=base + "/x"))
+                    assert r.status == 200
+            return {k: len(p.clients) for k, p in transport._pools.items()}
+        finally:
+            await transport.aclose()
+
+    try:
+        assert anyio.run(main) == {server: 1, other: 1}
+    finally:
+        srv2.shutdown()

@@ -61,15 +61,27 @@ def _mapped_errors(host: str) -> Iterator[None]:
         ) from None
 
 
+class _Shards:
+    """The clients serving one origin and how many requests each has in flight."""
+
+    __slots__ = ("clients", "busy")
+
+    def __init__(self) -> None:
+        self.clients: list[httpx.AsyncClient] = []
+        self.busy: list[int] = []
+
+
 class HttpxTransport:
     """Pooled ``httpx.AsyncClient`` s per transport (so per stack), in small shards.
 
     httpcore's pool rescans every connection for every request it assigns, so one
     client with many connections slows down with the square of the requests in flight
-    (here: 1,600 calls/s with one in flight, 120/s with 64). Each shard is a client
-    with at most ``shard_size`` connections; a request goes to the least busy shard,
-    and a new shard opens when every shard is full, up to ``max_connections`` in all.
-    A ``client`` given in code is used as it is, alone.
+    (here: 1,600 calls/s with one in flight, 120/s with 64). Each origin gets its own
+    shards, clients of at most ``shard_size`` connections; a request goes to the least
+    busy shard of its origin, and a new shard opens when every one is full, up to
+    ``max_connections`` in all. One connection per shard measured fastest (~1,780
+    calls/s at 64 tasks against ~1,590 with four). A ``client`` given in code is used
+    as it is, alone.
     """
 
     name: ClassVar[str] = "httpx"
@@ -81,7 +93,7 @@ class HttpxTransport:
         timeout: float = 600.0,
         connect_timeout: float = 10.0,
         max_connections: int = 256,
-        shard_size: int = 4,
+        shard_size: int = 1,
         client: httpx.AsyncClient | None = None,
     ) -> None:
         self._http2 = http2
@@ -89,9 +101,13 @@ class HttpxTransport:
         self._connect_timeout = connect_timeout
         self._shard_size = max(1, shard_size)
         self._max_shards = max(1, max_connections // self._shard_size)
-        self._clients: list[httpx.AsyncClient] = [client] if client is not None else []
-        self._busy: list[int] = [0] * len(self._clients)
+        self._pools: dict[str, _Shards] = {}
+        self._shards = 0
         self._fixed = client is not None
+        if client is not None:
+            pool = self._pools[""] = _Shards()
+            pool.clients.append(client)
+            pool.busy.append(0)
         self._tls: ssl.SSLContext | None = None
 
     def _new_client(self) -> httpx.AsyncClient:
@@ -112,18 +128,23 @@ class HttpxTransport:
             trust_env=False,
         )
 
-    def _take(self) -> int:
-        """The shard for one more request (its busy count already raised)."""
-        busy = self._busy
+    def _take(self, origin: str) -> tuple[_Shards, int]:
+        """The shard for one more request to ``origin`` (its busy count raised)."""
+        key = "" if self._fixed else origin
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = self._pools[key] = _Shards()
+        busy = pool.busy
         shard = busy.index(min(busy)) if busy else -1
         if shard < 0 or (
-            busy[shard] >= self._shard_size and len(busy) < self._max_shards and not self._fixed
+            busy[shard] >= self._shard_size and self._shards < self._max_shards and not self._fixed
         ):
-            self._clients.append(self._new_client())
+            pool.clients.append(self._new_client())
             busy.append(0)
+            self._shards += 1
             shard = len(busy) - 1
         busy[shard] += 1
-        return shard
+        return pool, shard
 
     @staticmethod
     def _give(busy: list[int], shard: int) -> None:
@@ -150,9 +171,10 @@ class HttpxTransport:
         timeout = None
         if wire.timeout is not None:
             timeout = httpx.Timeout(wire.timeout, connect=self._connect_timeout)
-        host = wire.url.split("://", 1)[-1].split("/", 1)[0]
-        shard = self._take()
-        client, busy = self._clients[shard], self._busy
+        scheme, _, rest = wire.url.partition("://")
+        host = rest.split("/", 1)[0]
+        pool, shard = self._take(f"{scheme}://{host}")
+        client, busy = pool.clients[shard], pool.busy
         try:
             request = client.build_request(
                 wire.method,
@@ -191,10 +213,10 @@ class HttpxTransport:
         )
 
     async def aclose(self) -> None:
-        clients, self._clients = self._clients, []
-        self._busy = []
-        for client in clients:
-            await client.aclose()
+        pools, self._pools, self._shards = self._pools, {}, 0
+        for pool in pools.values():
+            for client in pool.clients:
+                await client.aclose()
 
 
 async def _chunks(response: httpx.Response, host: str) -> AsyncIterator[bytes]:
