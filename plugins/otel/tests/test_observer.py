@@ -376,6 +376,27 @@ def test_no_sdk_means_no_op(otoy_server):
     assert run(stack, lambda s: s.call(Request.simple("primary:toy-1", "x"))).text == "echo: x"
 
 
+def test_global_providers_without_sdk_cost_nothing(otoy_server):
+    """On the global providers with no SDK installed, the observer keeps no state on the
+    call and builds no span: the call's events return at once."""
+    from omniwire_otel import GenAIObserver
+    from omniwire_otel.observer import STATE_KEY
+    from opentelemetry import metrics, trace
+
+    if type(trace.get_tracer_provider()) is not trace.ProxyTracerProvider:
+        pytest.skip("an SDK tracer provider was installed globally in this process")
+    if type(metrics.get_meter_provider()).__name__ != "_ProxyMeterProvider":
+        pytest.skip("an SDK meter provider was installed globally in this process")
+    observer = GenAIObserver()
+    assert observer._idle()
+    stack = make_stack(otoy_server, observer)
+    call = run(stack, lambda s: s.invoke(Request.simple("primary:toy-1", "x")))
+    assert call.response.text == "echo: x"
+    assert STATE_KEY not in call.attributes
+    given = GenAIObserver(tracer_provider=trace.NoOpTracerProvider())
+    assert not given._idle()  # a provider given in code is always used
+
+
 def test_metrics_can_be_turned_off(otoy_server, otel):
     stack = make_stack(otoy_server, otel.observer(metrics=False))
     run(stack, lambda s: s.call(Request.simple("primary:toy-1", "x")))

@@ -105,6 +105,11 @@ class GenAIObserver:
         from opentelemetry import trace
 
         self._trace = trace
+        self._metrics_api = otel_metrics
+        # with neither provider given nor any SDK installed globally, every span and
+        # metric is a no-op: skip the work per call (checked per call, an SDK may be
+        # installed after this observer was built)
+        self._global = tracer_provider is None and (meter_provider is None or not metrics)
         version = _version()
         self.tracer = trace.get_tracer(_SCOPE, version, tracer_provider)
         self.capture_content = capture_enabled(capture_content)
@@ -159,7 +164,19 @@ class GenAIObserver:
 
     # -- events -----------------------------------------------------------------------------
 
+    def _idle(self) -> bool:
+        """True while no SDK is installed: the API's proxies answer everything."""
+        if not self._global:
+            return False
+        if type(self._trace.get_tracer_provider()) is not self._trace.ProxyTracerProvider:
+            return False
+        if self.duration is None:
+            return True
+        return type(self._metrics_api.get_meter_provider()).__name__ == "_ProxyMeterProvider"
+
     def _start(self, call: Call) -> None:
+        if self._idle():
+            return  # no state kept: the call's other events return at once
         request = call.request
         model = getattr(request, "model", None) or ""
         span = self.tracer.start_span(
