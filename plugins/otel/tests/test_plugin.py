@@ -199,6 +199,25 @@ def test_pool_gauges_from_a_synchronous_stack_method(otel):
     }
 
 
+def test_a_killed_provider_has_no_available_keys(otel):
+    import copy
+
+    status = copy.deepcopy(STATUS)
+    status["endpoints"][0]["killed"] = True
+
+    class FakeStack:
+        guards = ()
+
+        def pool_status(self):
+            return status
+
+    stack = FakeStack()  # the gauges hold the stack weakly
+    assert observe_pool(stack, meter_provider=otel.meter_provider) is not None
+    values = pool_values(otel)
+    assert values[("available", "p-1")] == 0 and values[("available", "p-2")] == 0
+    assert values[("in_flight", "p-2")] == 2  # the rest is reported as before
+
+
 def test_no_pool_status_means_no_gauges(otel):
     class Plain:
         guards = ()

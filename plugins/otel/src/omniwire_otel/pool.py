@@ -201,6 +201,7 @@ def _rows(status: Any) -> list[dict[str, Any]]:
                 and retry_in == 0
                 and not key.get("dead")
                 and endpoint.get("breaker", "off") in _UP_STATES
+                and not endpoint.get("killed")  # the resilience kill switch
             )
             attributes = {
                 "omniwire.endpoint": endpoint.get("name", ""),
