@@ -8,6 +8,7 @@ import anyio
 import pytest
 from omniwire import (
     CircuitOpen,
+    ConfigError,
     NoAvailableKey,
     RateLimited,
     Request,
@@ -160,6 +161,30 @@ def test_401_kills_the_key_and_the_call_moves_on(up, make_stack):
 
     anyio.run(main)
     assert up.count(A) == 1
+
+
+def test_a_dead_key_is_revived_without_a_rebuild(up, make_stack):
+    from omniwire_resilience import revive_key
+
+    fault = up.fail(401, key=A, times=None)
+    stack = make_stack()
+
+    async def main():
+        async with stack:
+            assert await attempt(stack) == [("up#0", "upstream_error"), ("up#1", None)]
+            assert (await attempt(stack))[-1] == ("up#1", None)
+            up.heal(fault)  # the key was fixed at the provider
+            assert await revive_key(stack, "up", "up#0") is True
+            assert await revive_key(stack, "up", "up#0") is False  # not dead any more
+            status = (await pool_status(stack)).endpoint("up")
+            assert [k.dead for k in status.keys] == [None, None]
+            seen = {(await attempt(stack))[-1][0] for _ in range(4)}
+            assert seen == {"up#0", "up#1"}  # back in the rotation
+            with pytest.raises(ConfigError, match="unknown provider"):
+                await revive_key(stack, "nope", "x")
+
+    anyio.run(main)
+    assert up.count(A) == 3  # the 401, then two calls after the revival
 
 
 def test_every_key_dead_is_no_available_key(up, make_stack):

@@ -566,6 +566,12 @@ class FakeUpstream:
             self._faults.append(fault)
         return fault
 
+    def heal(self, fault: Fault) -> None:
+        """Stop injecting ``fault`` (the upstream recovered); unknown faults are ignored."""
+        with self._lock:
+            if fault in self._faults:
+                self._faults.remove(fault)
+
     def fail(
         self,
         status: int = 500,

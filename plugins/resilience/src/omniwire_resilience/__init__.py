@@ -91,6 +91,7 @@ _LAZY = {
     "retry_after_from_headers": "headers",
     "retry_policy": "retry",
     "revive": "killswitch",
+    "revive_key": "breaker",
 }
 
 __all__ = sorted(_LAZY)

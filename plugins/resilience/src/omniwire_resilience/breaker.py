@@ -16,8 +16,8 @@ answer. A 429 rests the key for exactly what the upstream asked (the error's
 ``retry_after``, else the ``retry-after-ms``/``retry-after``/``x-ratelimit-reset-*``
 headers, else ``rate_limit_cooldown``): the key refuses with RateLimited(retry_after)
 until then. A 401/403 marks the key dead until the stack is rebuilt from a corrected
-configuration; when all keys of a provider are dead its candidates refuse with
-NoAvailableKey. Cancellations count for nothing (a held probe is released).
+configuration or :func:`revive_key` is called (the key was fixed upstream); when all
+keys of a provider are dead its candidates refuse with NoAvailableKey. Cancellations count for nothing (a held probe is released).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import anyio
 import attrs
 from omniwire.errors import (
     CircuitOpen,
+    ConfigError,
     NoAvailableKey,
     ProtocolError,
     RateLimited,
@@ -165,6 +166,17 @@ class BreakerGuard:
 
     async def circuit(self, scope: str) -> Circuit:
         return await self.store.get(scope)
+
+    async def revive_key(self, endpoint: str, alias: str | None) -> bool:
+        """Give a key marked dead (401/403) another chance, without a rebuild: its
+        circuit starts closed again (a key that is still refused dies at its next
+        call). True when the key was dead."""
+        scope = key_scope(endpoint, alias)
+        if (await self.store.get(scope)).dead is None:
+            return False
+        await self.store.put(scope, Circuit())
+        await self.store.forget(scope)
+        return True
 
     async def pool_status(self, stack: Stack) -> PoolStatus:
         """The stack's pool status (the same from either resilience guard), so a
@@ -329,3 +341,15 @@ class BreakerGuard:
         else:
             message = f"{who(endpoint.name, alias)} was refused by the upstream ({reason})"
         return NoAvailableKey(message, endpoint=endpoint.name)
+
+
+async def revive_key(stack: Stack, provider: str, alias: str | None = None) -> bool:
+    """Revive a key of ``provider`` that a 401/403 marked dead (``alias`` as in pool
+    status, e.g. ``"openai#0"``; None for a provider without keys). True when it was
+    dead; ConfigError when the stack has no breaker."""
+    for guard in stack.guards:
+        if isinstance(guard, BreakerGuard):
+            if provider not in stack.endpoints:
+                raise ConfigError(f"unknown provider {provider!r}")
+            return await guard.revive_key(provider, alias)
+    raise ConfigError("this stack has no breaker (omniwire-resilience's breaker is off)")
