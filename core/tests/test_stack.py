@@ -277,3 +277,22 @@ def test_scoped_hooks_stay_visible_to_hook_monitoring(toy_server):
     run(main)
     assert events.count("omniwire_observe") == 3
     assert idle.seen == [] and busy.seen == ["observe:start", "observe:attempt", "observe:end"]
+
+
+def test_stages_copy_every_wire_request_field():
+    """The encode and auth stages build WireRequests field by field (faster than
+    attrs.evolve): a new field must be added there too, and this test says so."""
+    import attrs
+    from omniwire.auth import HeaderAuth
+    from omniwire.endpoint import Key
+    from omniwire.wire import WireRequest
+
+    names = [f.name for f in attrs.fields(WireRequest)]
+    assert names == ["path", "body", "method", "headers", "query", "stream", "url", "timeout"]
+    wire = WireRequest(
+        "/p", {"a": 1}, method="PUT", headers={"x": "1"}, query={"q": "2"}, stream=True,
+        url="http://h/p", timeout=3.0,
+    )  # fmt: skip
+    authed = HeaderAuth("bearer", "authorization", "Bearer ").apply(wire, Key("sk-copy-0001"))
+    assert attrs.evolve(authed, headers=wire.headers) == wire
+    assert authed.headers["authorization"] == "Bearer sk-copy-0001"

@@ -23,8 +23,15 @@ class HeaderAuth:
     def apply(self, wire: WireRequest, key: Key | None) -> WireRequest:
         if key is None:
             return wire
-        return attrs.evolve(
-            wire, headers={**wire.headers, self.header: self.prefix + key.secret.reveal()}
+        return WireRequest(  # built directly: attrs.evolve costs ~1 us more per call
+            wire.path,
+            wire.body,
+            method=wire.method,
+            headers={**wire.headers, self.header: self.prefix + key.secret.reveal()},
+            query=wire.query,
+            stream=wire.stream,
+            url=wire.url,
+            timeout=wire.timeout,
         )
 
 

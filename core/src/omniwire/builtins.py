@@ -52,19 +52,24 @@ def omniwire_register_endpoint_profiles(register: Callable[[Any], None]) -> None
 
 @hookimpl(trylast=True)
 def omniwire_encode(call: Call, request: Any) -> WireRequest:
-    import attrs
+    from .wire import WireRequest
 
     assert call.codec is not None and call.endpoint is not None
     wire = call.codec.encode_request(request, call.conversion)
-    profile = call.stack.profile_for(call.endpoint)
+    endpoint = call.endpoint
     headers = wire.headers
-    if call.endpoint.headers:
-        headers = {**call.endpoint.headers, **headers}
-    return attrs.evolve(
-        wire,
-        url=profile.url(call.endpoint, wire),
+    if endpoint.headers:
+        headers = {**endpoint.headers, **headers}
+    # built directly rather than with attrs.evolve (~1 us per call saved)
+    return WireRequest(
+        wire.path,
+        wire.body,
+        method=wire.method,
         headers=headers,
-        timeout=wire.timeout if wire.timeout is not None else call.endpoint.timeout,
+        query=wire.query,
+        stream=wire.stream,
+        url=call.stack.profile_for(endpoint).url(endpoint, wire),
+        timeout=wire.timeout if wire.timeout is not None else endpoint.timeout,
     )
 
 

@@ -88,16 +88,25 @@ class Router:
                     )
             self.routes[r.name] = r
         self._turn = {name: itertools.count() for name in self.endpoints}
+        self._direct: dict[str, tuple[Target, ...]] = {}
+        """Targets of names that are no route (``provider:model``, the only provider)."""
 
     def targets(self, model: str) -> tuple[ModelRoute | None, tuple[Target, ...]]:
         route = self.routes.get(model)
         if route is not None:
             return route, route.targets
+        found = self._direct.get(model)
+        if found is not None:
+            return None, found
         prefix, sep, rest = model.partition(":")
         if sep and prefix in self.endpoints and rest:
-            return None, (Target(prefix, rest),)
-        if len(self.endpoints) == 1:
-            return None, (Target(next(iter(self.endpoints)), model),)
+            found = (Target(prefix, rest),)
+        elif len(self.endpoints) == 1:
+            found = (Target(next(iter(self.endpoints)), model),)
+        if found is not None:
+            if len(self._direct) < 4096:  # model names come from clients: bounded
+                self._direct[model] = found
+            return None, found
         known = sorted(self.routes) + [f"{e}:<model>" for e in sorted(self.endpoints)]
         raise UnknownModel(
             f"unknown model {model!r} (known: {', '.join(known) or 'no providers configured'})"

@@ -811,6 +811,8 @@ def encode_conversation(
         if message.role is Role.USER and pending:
             indexed = _encode_indexed(list(enumerate(message.content)), f"{path}.content", conv)
             _apply_message_cache(indexed, message, path, conv)
+            if not indexed:  # it joins the tool results before it with nothing of its own
+                conv.lose(path, "nothing in this message has an Anthropic form: dropped")
             blocks = pending + [b for _, b in indexed]
             pending = []
             out.append(
@@ -852,6 +854,8 @@ def _encode_message(message: Message, path: str, conv: Conversion) -> dict[str, 
         indexed = _encode_indexed(parts, f"{path}.content", conv)
         _apply_message_cache(indexed, message, path, conv)
         content = [b for _, b in indexed]
+        if parts and not content:
+            conv.lose(path, "nothing in this message has an Anthropic form: sent empty")
     return restore({"role": role, "content": content}, source, ("role", "content"))
 
 

@@ -156,6 +156,28 @@ _CHUNK_KEYS = frozenset(
     }
 )
 _REASONING_KEYS = ("reasoning_content", "reasoning")
+
+# message fields that, when null (or an empty list), add no part to an answer
+_EMPTY_WHEN_NULL = (*_REASONING_KEYS, "refusal", "audio", "function_call")
+
+
+def _plain_answer(m: dict[str, Any]) -> list[Part] | None:
+    """The parts of the answer almost every call gets — text content (or none) and every
+    other field null or empty — without the general walk, which gives the same parts;
+    None for anything else."""
+    content = m.get("content")
+    if content is not None and type(content) is not str:
+        return None
+    for key in _EMPTY_WHEN_NULL:
+        if m.get(key) is not None:
+            return None
+    for key in ("annotations", "tool_calls"):
+        value = m.get(key)
+        if value is not None and (type(value) is not list or value):
+            return None
+    return [] if content is None else [TextPart(content)]
+
+
 _USAGE_FIELDS = frozenset(
     {
         "prompt_tokens",
@@ -472,6 +494,10 @@ class OpenAIChat(OpenAICodec):
     def _decode_assistant(self, m: Mapping[str, Any], path: str) -> list[Part]:
         """Assistant message -> parts in a fixed order: reasoning, content, refusal,
         tool calls, audio reference, legacy function_call."""
+        if type(m) is dict:
+            plain = _plain_answer(m)
+            if plain is not None:
+                return plain
         parts: list[Part] = []
         for key in _REASONING_KEYS:
             text = opt(m, key, str, path)
