@@ -85,8 +85,36 @@ def test_cut_stream_is_a_typed_error(toy_server):
         async with make_stack(toy_server.url) as stack:
             return await stack.stream(Request.simple("m", "a b")).collect()
 
-    with pytest.raises(ProtocolError, match="ended before"):
+    with pytest.raises(UpstreamError, match="malformed: .*ended before") as caught:
         run(main)
+    assert caught.value.status == 502  # the upstream's fault, not the client's
+
+
+def test_malformed_upstream_answer_is_a_502_and_fails_over(toy_server):
+    """An answer we cannot read is the provider's fault: a retryable 502, so the next
+    key is tried, never a 400 blaming the client."""
+    calls = {"n": 0}
+
+    async def main():
+        async with make_stack(
+            toy_server.url, keys=("sk-test-key-000000000001", "sk-test-key-000000000002")
+        ) as stack:
+            original = stack.transport.send
+
+            async def first_garbled(wire):
+                response = await original(wire)
+                calls["n"] += 1
+                if calls["n"] == 1:
+                    response.body = b"<html>bad gateway</html>"
+                return response
+
+            stack.transport.send = first_garbled
+            call = await stack.invoke(Request.simple("m", "garbled"))
+            return call
+
+    call = run(main)
+    assert call.response.text == "echo: garbled"
+    assert [a.error for a in call.attempts] == ["upstream_error", None]
 
 
 def test_upstream_error_fails_over_to_next_key(toy_server):

@@ -463,7 +463,10 @@ class Stack:
 
     async def _attempt_once(self, call: Call, request: Any) -> None:
         response = await self._send(call, request)
-        call.response = self._stage["decode"](call, response)
+        try:
+            call.response = self._stage["decode"](call, response)
+        except ProtocolError as exc:
+            raise _upstream_fault(exc) from None
 
     async def call(self, request: Any, *, strict: bool | None = None) -> Any:
         """Run a non-streamed call and return the canonical response."""
@@ -511,7 +514,10 @@ class Stack:
             result: PrimitiveResult = await self._attempts(call, family, attempt)
             if not stream:
                 assert call.codec is not None
-                result.body = _builtin.parse_json(result.response.body, "upstream response")
+                try:
+                    result.body = _builtin.parse_json(result.response.body, "upstream response")
+                except ProtocolError as exc:
+                    raise _upstream_fault(exc) from None
                 await self._finish(call, call.codec.usage_of(result.body))
             return result
         except OmniwireError as exc:
@@ -788,15 +794,15 @@ class StreamResult:
                     else:
                         for event in tail:
                             yield event
-            except OmniwireError as exc:
+            except OmniwireError as caught:
+                # what the upstream sent and we could not read is its fault, not the client's
+                exc = _upstream_fault(caught) if connected else caught
                 # nothing reached the consumer yet: answer with a non-streamed call,
-                # re-streamed here, when the failure is one another try can fix
-                if delivered or not stack.stream_fallback:
-                    raise
-                # a broken stream (cut, malformed) is worth a plain try; an upstream
-                # that blamed the request (a 400, an invalid_request error) is not
-                if not (exc.retryable or (connected and not isinstance(exc, UpstreamError))):
-                    raise
+                # re-streamed here, when the failure is one another try can fix (a cut or
+                # malformed stream, an overload); an upstream that blamed the request (a
+                # 400, an invalid_request error event) is not
+                if delivered or not stack.stream_fallback or not exc.retryable:
+                    raise exc from None
                 events = await self._restream(exc)
                 if batched:
                     delivered = True
@@ -855,6 +861,20 @@ class StreamResult:
         for event in events:
             feed(event)
         return events
+
+
+def _upstream_fault(exc: OmniwireError) -> OmniwireError:
+    """A payload from the upstream we could not read: the provider's fault (a 502 at
+    the gateway, worth another candidate), not the client's (400). A strict-mode
+    refusal to convert stays what it is."""
+    if not isinstance(exc, ProtocolError) or "cannot convert losslessly" in exc.message:
+        return exc
+    return UpstreamError(
+        f"the upstream's answer is malformed: {exc.message}",
+        endpoint=exc.endpoint,
+        provider=exc.provider,
+        retryable=True,
+    )
 
 
 # in-stream error kinds that another try will not fix (the request itself is at fault)

@@ -315,3 +315,32 @@ def test_stream_decoder_reasoning_and_odd_deltas() -> None:
     # and the same protocol streams it back in the field it came in
     again = sse_text(run_encoder(CHAT, events))
     assert '"reasoning":"think"' in again
+
+
+def test_a_streamed_original_sent_plain_drops_its_stream_fields():
+    """The kernel's stream fallback sends a client's streamed request non-streamed: the
+    same-protocol original's ``stream: true`` and ``stream_options`` must not come back."""
+    import attrs
+    from omniwire_openai.responses import OpenAIResponses
+
+    for codec, body in (
+        (
+            CHAT,
+            {
+                "model": "m",
+                "messages": [{"role": "user", "content": "hi"}],
+                "stream": True,
+                "stream_options": {"include_usage": True},
+            },
+        ),
+        (OpenAIResponses(), {"model": "m", "input": "hi", "stream": True}),
+    ):
+        request = codec.decode_request(body, Conversion(codec.id, None))
+        assert request.stream
+        plain = codec.encode_request(attrs.evolve(request, stream=False), Conversion())
+        assert "stream" not in plain.body and "stream_options" not in plain.body
+        assert plain.stream is False
+        explicit = dict(body, stream=False)
+        explicit.pop("stream_options", None)
+        request = codec.decode_request(explicit, Conversion(codec.id, None))
+        assert codec.encode_request(request, Conversion()).body["stream"] is False

@@ -609,8 +609,8 @@ class OpenAIChat(OpenAICodec):
                 body["stream_options"] = {"include_usage": True}
             elif raw.get("stream_options") is not None:
                 body["stream_options"] = raw["stream_options"]
-        elif raw is not None and "stream" in raw:
-            body["stream"] = raw["stream"]
+        elif raw is not None and "stream" in raw and not raw["stream"]:
+            body["stream"] = raw["stream"]  # an explicit false (or null) stays; true never
         self._encode_extra(request, body, conv)
         restore(body, raw, _REQUEST_KEYS)
         return WireRequest("/chat/completions", body, stream=request.stream)

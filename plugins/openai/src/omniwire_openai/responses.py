@@ -661,8 +661,8 @@ class OpenAIResponses(OpenAICodec):
                 )
         if request.stream:
             body["stream"] = True
-        elif raw is not None and "stream" in raw:
-            body["stream"] = raw["stream"]
+        elif raw is not None and "stream" in raw and not raw["stream"]:
+            body["stream"] = raw["stream"]  # an explicit false (or null) stays; true never
         if extra:
             if request.raw is not None and foreign_extra:
                 for key in extra:
