@@ -109,21 +109,7 @@ class OpenAIImages(ImagesResponseCodec):
     family = Family.IMAGE
     routes = ("/v1/images/generations",)
     # the kit's words for this family (contrib/testing features.py FAMILY_WORDS)
-    features = frozenset(
-        {
-            "n",
-            "size",
-            "quality",
-            "style",
-            "response_format",
-            "background",
-            "output_format",
-            "user",
-            "revised_prompt",
-            "image_url",
-            "usage",
-        }
-    )
+    features = frozenset({*_FIELDS, "revised_prompt", "image_url", "usage"})
 
     def decode_request(
         self, body: Any, conv: Conversion, *, params: Mapping[str, str] | None = None
