@@ -235,3 +235,43 @@ def test_config_switch(tmp_path):
     assert load_config({"stream_fallback": False}).stream_fallback is False
     with pytest.raises(OmniwireError, match="stream_fallback"):
         load_config({"stream_fallback": "yes"})
+
+
+class UsageAtEnd(CountingGuard):
+    """Records what usage each attempt ended with (what a budget would settle)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.settled: list[tuple[str, object]] = []
+
+    async def complete(self, call):
+        await super().complete(call)
+        self.settled.append(("complete", call.usage))
+
+    async def abort(self, call, error):
+        await super().abort(call, error)
+        self.settled.append(("abort", call.usage))
+
+
+def test_the_broken_attempt_settles_the_usage_it_reported(upstream):
+    """Anthropic's message_start carries the input usage; a stream cut right after it
+    is retried plain, and the broken attempt's guards settle on that input usage."""
+    pytest.importorskip("omniwire_anthropic")
+    upstream.cut_stream(1)  # message_start, then nothing
+    guard = UsageAtEnd()
+    endpoint = Endpoint(
+        "up", "anthropic.messages", upstream.base_url_for("anthropic.messages"), keys=(KEY,)
+    )
+    stack = Stack([endpoint], plugin_manager=PluginManager(), guards=[guard])
+
+    async def main():
+        async with stack:
+            return await collect(stack, "settle what was seen")
+
+    result, events = anyio.run(main)
+    assert result.call.restreamed and fold(events).text == "echo: settle what was seen"
+    (first, seen), (second, final) = guard.settled
+    assert (first, second) == ("abort", "complete")
+    assert seen is not None and seen.input_tokens > 0 and seen.output_tokens == 0
+    assert final is not None and final.output_tokens > 0
+    assert result.call.usage == final

@@ -839,8 +839,11 @@ class StreamResult:
         if self._upstream is not None:
             upstream, self._upstream = self._upstream, None
             await upstream.aclose()
-        # a stream that broke after connecting still holds its attempt's guards
+        # a stream that broke after connecting still holds its attempt's guards; they
+        # settle on what it reported before breaking (a budget charges that usage)
+        call.usage = self._fold.response().usage
         await stack._abort(call, cause)
+        call.usage = None
         attempt = call.attempts[-1] if call.attempts else None
         if attempt is not None and attempt.error is None:
             attempt.error = cause.kind
