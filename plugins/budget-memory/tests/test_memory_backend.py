@@ -71,30 +71,6 @@ def test_exact_under_threads_each_with_its_own_loop():
     assert run(b.spent, scope) == scope.limit and run(b.reserved, scope) == ZERO
 
 
-def test_exact_under_tasks():
-    b = MemoryBudgetBackend()
-    scope = S("global", Cost("0.0005"))
-    granted = 0
-
-    async def one():
-        nonlocal granted
-        try:
-            rid = await b.reserve([scope], MICRO)
-        except BudgetExceeded:
-            return
-        granted += 1
-        await anyio.sleep(0.001)
-        await b.settle(rid, MICRO)
-
-    async def main():
-        async with anyio.create_task_group() as tg:
-            for _ in range(2000):
-                tg.start_soon(one)
-        return await b.spent(scope)
-
-    assert run(main) == scope.limit and granted == 500
-
-
 class TestMemoryBudgetContract(BudgetBackendConformance):
     """The contract every budget backend keeps (omniwire_testing.budgets)."""
 

@@ -125,30 +125,6 @@ def test_key_layout_is_as_documented(backend, redis_url, prefix):
     client.close()
 
 
-def test_exact_under_tasks(backend):
-    b = backend()
-    scope = S("global", Cost("0.0005"))
-    granted = 0
-
-    async def one():
-        nonlocal granted
-        try:
-            rid = await b.reserve([scope], MICRO)
-        except BudgetExceeded:
-            return
-        granted += 1
-        await anyio.sleep(0.001)
-        await b.settle(rid, MICRO)
-
-    async def main():
-        async with anyio.create_task_group() as tg:
-            for _ in range(1500):
-                tg.start_soon(one)
-        return await b.spent(scope), await b.reserved(scope)
-
-    assert run(main) == (scope.limit, ZERO) and granted == 500
-
-
 def test_exact_under_threads_each_with_its_own_loop(backend):
     b = backend()  # one instance, a Redis client per event loop
     scope = S("global", Cost("0.0003"))

@@ -170,6 +170,32 @@ class BudgetBackendConformance:
 
         assert self.run(main) == (Cost("0.3"), ZERO)
 
+    def test_exact_under_concurrent_tasks(self) -> None:
+        """1,000 tasks race for a budget worth exactly 500 calls: 500 are granted, and
+        once every grant is settled the spend is the limit and nothing stays reserved."""
+        b = self.make_backend()
+        scope = S("global", Cost("0.0005"))
+        granted = 0
+
+        async def one() -> None:
+            nonlocal granted
+            try:
+                rid = await b.reserve([scope], MICRO)
+            except BudgetExceeded:
+                return
+            granted += 1
+            await anyio.sleep(0.001)
+            await b.settle(rid, MICRO)
+
+        async def main():
+            async with anyio.create_task_group() as tg:
+                for _ in range(1000):
+                    tg.start_soon(one)
+            return await b.spent(scope), await b.reserved(scope)
+
+        assert self.run(main) == (scope.limit, ZERO)
+        assert granted == 500
+
     def test_bad_window_is_a_config_error(self) -> None:
         b = self.make_backend()
         with pytest.raises(ConfigError, match="unknown budget window 'week'"):

@@ -912,3 +912,24 @@ def encode_tool_choice(choice: ToolChoice, conv: Conversion) -> dict[str, Any]:
         else:
             out["disable_parallel_tool_use"] = not choice.parallel
     return out
+
+
+CONVERSATION_FEATURES = frozenset(
+    {
+        "system",
+        "text",
+        "image",
+        "file",
+        "tool_calls",
+        "tool_results",
+        "reasoning",
+        "reasoning_signature",
+        "reasoning_redacted",
+        "citations",
+        "opaque",
+        "cache_hints",
+        "tools",
+    }
+)
+"""The kit's feature words for what a conversation carries (messages and count_tokens
+share the conversation encoding)."""

@@ -33,23 +33,7 @@ class AnthropicCountTokens(Codec):
     provider: ClassVar[str] = "anthropic"
     default_auth: ClassVar[str] = "x-api-key"
     routes: ClassVar[tuple[str, ...]] = ("/v1/messages/count_tokens",)
-    features: ClassVar[frozenset[str]] = frozenset(
-        {
-            "system",
-            "text",
-            "image",
-            "file",
-            "tool_calls",
-            "tool_results",
-            "reasoning",
-            "reasoning_signature",
-            "reasoning_redacted",
-            "citations",
-            "opaque",
-            "cache_hints",
-            "tools",
-        }
-    )
+    features: ClassVar[frozenset[str]] = cv.CONVERSATION_FEATURES
 
     def encode_request(self, request: TokenCountRequest, conv: Conversion) -> WireRequest:
         original = cv.raw_data(request.raw, (self.id,))

@@ -192,21 +192,8 @@ class AnthropicMessages(Codec):
     provider: ClassVar[str] = "anthropic"
     default_auth: ClassVar[str] = "x-api-key"
     routes: ClassVar[tuple[str, ...]] = ("/v1/messages",)
-    features: ClassVar[frozenset[str]] = frozenset(
+    features: ClassVar[frozenset[str]] = cv.CONVERSATION_FEATURES | frozenset(
         {
-            "system",
-            "text",
-            "image",
-            "file",
-            "tool_calls",
-            "tool_results",
-            "reasoning",
-            "reasoning_signature",
-            "reasoning_redacted",
-            "citations",
-            "opaque",
-            "cache_hints",
-            "tools",
             "tool_choice",
             "parallel_tool_calls",
             "max_tokens",
