@@ -68,6 +68,25 @@ class Client:
     async def aclose(self) -> None: ...
 
 
+async def _content_chunks(chunks: Any, marks: list[float]) -> int:
+    """What a floor does with a chat stream: split ``data:`` lines off the raw bytes,
+    parse each, and stamp every chunk that carries content."""
+    n = 0
+    buf = b""
+    events: list[bytes] = []
+    async for chunk in chunks:
+        buf = _split_sse(buf + chunk, events)
+        for e in events:
+            if e == b"[DONE]":
+                continue
+            choices = json.loads(e)["choices"]
+            if choices and choices[0]["delta"].get("content"):
+                marks.append(time.perf_counter())
+                n += 1
+        events.clear()
+    return n
+
+
 class RawAiohttp(Client):
     name = "raw-aiohttp"
 
@@ -87,21 +106,8 @@ class RawAiohttp(Client):
 
     async def stream(self, model: str, marks: list[float]) -> int:
         data = json.dumps(_body(model, True)).encode()
-        n = 0
-        buf = b""
-        events: list[bytes] = []
         async with self.session.post(self.url, data=data, headers=self.headers) as r:
-            async for chunk in r.content.iter_any():
-                buf = _split_sse(buf + chunk, events)
-                for e in events:
-                    if e == b"[DONE]":
-                        continue
-                    choices = json.loads(e)["choices"]
-                    if choices and choices[0]["delta"].get("content"):
-                        marks.append(time.perf_counter())
-                        n += 1
-                events.clear()
-        return n
+            return await _content_chunks(r.content.iter_any(), marks)
 
     async def aclose(self) -> None:
         await self.session.close()
@@ -128,21 +134,8 @@ class RawHttpx(Client):
 
     async def stream(self, model: str, marks: list[float]) -> int:
         data = json.dumps(_body(model, True)).encode()
-        n = 0
-        buf = b""
-        events: list[bytes] = []
         async with self.client.stream("POST", self.url, content=data, headers=self.headers) as r:
-            async for chunk in r.aiter_bytes():
-                buf = _split_sse(buf + chunk, events)
-                for e in events:
-                    if e == b"[DONE]":
-                        continue
-                    choices = json.loads(e)["choices"]
-                    if choices and choices[0]["delta"].get("content"):
-                        marks.append(time.perf_counter())
-                        n += 1
-                events.clear()
-        return n
+            return await _content_chunks(r.aiter_bytes(), marks)
 
     async def aclose(self) -> None:
         await self.client.aclose()

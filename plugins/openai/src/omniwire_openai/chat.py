@@ -937,18 +937,7 @@ class OpenAIChat(OpenAICodec):
                     refusals.append(p.text)
                     ranks.append(2)
             elif isinstance(p, ToolCallPart):
-                tc_raw = same(p.raw, self.id)
-                fn: dict[str, Any] = {"name": p.name, "arguments": p.arguments}
-                tc: dict[str, Any] = {"id": p.id, "type": "function", "function": fn}
-                if tc_raw is not None:
-                    restore(
-                        fn,
-                        tc_raw.get("function")
-                        if isinstance(tc_raw.get("function"), Mapping)
-                        else None,
-                        ("name", "arguments"),
-                    )
-                    restore(tc, tc_raw, ("id", "type", "function"))
+                tc = self._tool_call(p)
                 if p.cache is not None:
                     conv.lose(f"{pp}.cache", "chat tool calls have no cache breakpoint")
                 tool_calls.append(tc)
@@ -1071,6 +1060,18 @@ class OpenAIChat(OpenAICodec):
         drop_absent(out, raw, {"logprobs": None})
         return restore(out, raw, ("index", "message", "logprobs", "finish_reason"))
 
+    def _tool_call(self, p: ToolCallPart) -> dict[str, Any]:
+        """A tool call as chat writes it in an assistant message (a same-protocol
+        original's extra fields restored)."""
+        fn: dict[str, Any] = {"name": p.name, "arguments": p.arguments}
+        tc: dict[str, Any] = {"id": p.id, "type": "function", "function": fn}
+        tc_raw = same(p.raw, self.id)
+        if tc_raw is not None:
+            raw_fn = tc_raw.get("function")
+            restore(fn, raw_fn if isinstance(raw_fn, Mapping) else None, ("name", "arguments"))
+            restore(tc, tc_raw, ("id", "type", "function"))
+        return tc
+
     def _encode_response_message(
         self, content: tuple[Part, ...], path: str, raw: Mapping[str, Any] | None, conv: Conversion
     ) -> dict[str, Any]:
@@ -1113,18 +1114,7 @@ class OpenAIChat(OpenAICodec):
                 refusals.append(p.text)
                 ranks.append(2)
             elif isinstance(p, ToolCallPart):
-                tc_raw = same(p.raw, self.id)
-                fn: dict[str, Any] = {"name": p.name, "arguments": p.arguments}
-                tc: dict[str, Any] = {"id": p.id, "type": "function", "function": fn}
-                if tc_raw is not None:
-                    restore(
-                        fn,
-                        tc_raw.get("function")
-                        if isinstance(tc_raw.get("function"), Mapping)
-                        else None,
-                        ("name", "arguments"),
-                    )
-                    restore(tc, tc_raw, ("id", "type", "function"))
+                tc = self._tool_call(p)
                 tool_calls.append(tc)
                 ranks.append(3)
             elif isinstance(p, ReasoningPart):

@@ -62,6 +62,17 @@ def observe_pool(
     return gauges
 
 
+# one gauge per key field: (field, unit, description)
+_GAUGES = (
+    ("available", "1", "1 when the key can be used now (circuit closed, no cooldown)."),
+    ("in_flight", "{request}", "Requests in flight on the key."),
+    ("retry_in", "s", "Seconds until the key is tried again."),
+    ("failures", "{failure}", "Consecutive upstream failures counted against the key."),
+    ("rpm_used", "{request}", "Requests used of the key's per-minute limit."),
+    ("tpm_used", "{token}", "Tokens used of the key's per-minute limit."),
+)
+
+
 class PoolGauges:
     """The gauges of one stack. Holds the stack weakly: a collected stack reports nothing."""
 
@@ -82,43 +93,13 @@ class PoolGauges:
         self._taken = 0.0
         self._pending: Any = None
         meter = metrics.get_meter("omniwire.pool", "", meter_provider)
-        gauge = meter.create_observable_gauge
-        gauge(
-            "omniwire.pool.key.available",
-            [self._metric("available")],
-            unit="1",
-            description="1 when the key can be used now (circuit closed, no cooldown).",
-        )
-        gauge(
-            "omniwire.pool.key.in_flight",
-            [self._metric("in_flight")],
-            unit="{request}",
-            description="Requests in flight on the key.",
-        )
-        gauge(
-            "omniwire.pool.key.retry_in",
-            [self._metric("retry_in")],
-            unit="s",
-            description="Seconds until the key is tried again.",
-        )
-        gauge(
-            "omniwire.pool.key.failures",
-            [self._metric("failures")],
-            unit="{failure}",
-            description="Consecutive upstream failures counted against the key.",
-        )
-        gauge(
-            "omniwire.pool.key.rpm_used",
-            [self._metric("rpm_used")],
-            unit="{request}",
-            description="Requests used of the key's per-minute limit.",
-        )
-        gauge(
-            "omniwire.pool.key.tpm_used",
-            [self._metric("tpm_used")],
-            unit="{token}",
-            description="Tokens used of the key's per-minute limit.",
-        )
+        for field, unit, description in _GAUGES:
+            meter.create_observable_gauge(
+                f"omniwire.pool.key.{field}",
+                [self._metric(field)],
+                unit=unit,
+                description=description,
+            )
 
     # -- reading -----------------------------------------------------------------------------
 
