@@ -67,6 +67,7 @@ class Call:
         "response_headers",
         "restreamed",
         "shared",
+        "native",
     )
 
     def __init__(
@@ -112,6 +113,10 @@ class Call:
         self.shared = False
         """This call waited for an identical one in flight (singleflight) and got its
         answer: nothing was sent, nothing was spent."""
+        self.native: bytes | None = None
+        """The upstream's successful non-streamed answer as it came, kept when only the
+        codec decoded it (no plugin's decode stage): a server speaking the same protocol
+        as the upstream can relay these bytes instead of re-encoding the response."""
 
     @property
     def report(self) -> ConversionReport:

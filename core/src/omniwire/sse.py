@@ -66,6 +66,11 @@ class SSEParser:
             self._line(line, out)
         return out
 
+    @property
+    def between_events(self) -> bool:
+        """Everything fed so far ended complete events (no partial line or event)."""
+        return not self._buf and not self._data and self._event is None and not self._pending_cr
+
     def close(self) -> list[SSEEvent]:
         """Flush a final event that lacked its blank line."""
         out: list[SSEEvent] = []

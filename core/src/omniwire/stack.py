@@ -164,12 +164,17 @@ class Stack:
             transport = factory(**(transport_options or {}))
         self.transport = transport
         self._stage: dict[str, Callable[..., Any]] = {}
+        # only the codec decodes answers: what the upstream sent is what the codec read,
+        # so a same-protocol server may relay it (Call.native, StreamResult relay)
+        self._native = False
         wanted: dict[int, Any] = {}
         for stage in _STAGES:
             hook_name = f"omniwire_{stage}"
             caller, impls = self._scoped(hook_name, stage, wanted)
             if impls == ["builtins"]:
                 self._stage[stage] = getattr(_builtin, hook_name)
+                if stage == "decode":
+                    self._native = True
             elif not impls:
                 raise ConfigError(f"nothing implements the {stage} stage")
             else:
@@ -467,6 +472,8 @@ class Stack:
             call.response = self._stage["decode"](call, response)
         except ProtocolError as exc:
             raise _upstream_fault(exc) from None
+        if self._native:
+            call.native = response.body
 
     async def call(self, request: Any, *, strict: bool | None = None) -> Any:
         """Run a non-streamed call and return the canonical response."""
@@ -690,18 +697,29 @@ class StreamResult:
         self._upstream: WireResponse | None = None
         self._iterator: AsyncIterator[StreamEvent] | None = None
         self._done = False
+        self.relayed = False
+        """Bytes of the upstream went to the consumer as they were (``batches(relay)``)."""
+        self.error_relayed = False
+        """The stream failed on an error event the upstream sent, and it was relayed."""
 
     def __aiter__(self) -> AsyncIterator[StreamEvent]:
         if self._iterator is None:
             self._iterator = self._run(False)
         return self._iterator
 
-    def batches(self) -> AsyncIterator[list[StreamEvent]]:
+    def batches(self, relay: str | None = None) -> AsyncIterator[list[StreamEvent] | bytes]:
         """The same events, as one list per upstream read that carried them (never
         empty). A server writes each list at once: one send for everything that arrived
-        together, instead of one per event. Use either this or iteration, not both."""
+        together, instead of one per event. Use either this or iteration, not both.
+
+        ``relay`` is the protocol (codec id) the consumer writes. When the upstream
+        that answers speaks it too, and only its codec reads the stream, the batches
+        are the upstream's own bytes instead, to be written as they are: every event is
+        still decoded and folded (usage, guards, observers, errors), nothing is
+        re-encoded. A stream answered by the fallback is always events.
+        """
         if self._iterator is None:
-            self._iterator = self._run(True)  # type: ignore[assignment]
+            self._iterator = self._run(True, relay)  # type: ignore[assignment]
         return self._iterator  # type: ignore[return-value]
 
     async def __aenter__(self) -> StreamResult:
@@ -733,7 +751,7 @@ class StreamResult:
             await upstream.aclose()
             raise
 
-    async def _run(self, batched: bool) -> AsyncIterator[Any]:
+    async def _run(self, batched: bool, relay: str | None = None) -> AsyncIterator[Any]:
         stack, call = self.stack, self.call
         stack._observe(call, "start")
         delivered = False  # once an event reached the consumer, failures are final
@@ -750,6 +768,13 @@ class StreamResult:
                 # a stream that opens (ResponseStart) and then errors, an overload say,
                 # has delivered nothing yet: the opening waits for the event after it
                 pending: list[StreamEvent] = []
+                raw = (
+                    relay is not None
+                    and stack._native
+                    and call.codec is not None
+                    and call.codec.id == relay
+                )
+                held: list[bytes] = []  # relayed bytes waiting as ``pending`` does
                 async for chunk in upstream.chunks:
                     batch: list[StreamEvent] = []
                     for sse in parser.feed(chunk):
@@ -772,7 +797,19 @@ class StreamResult:
                                 for early in pending:
                                     yield early
                                 yield event
-                    if batch:
+                    if raw:
+                        # bytes go out whole events at a time, so an error event
+                        # written after a cut never lands inside a half-sent one
+                        held.append(chunk)
+                        if not delivered and all(type(e) is ResponseStart for e in batch):
+                            continue
+                        delivered = self.relayed = True
+                        ready = held[0] if len(held) == 1 else b"".join(held)
+                        end = len(ready) if parser.between_events else _events_end(ready)
+                        held = [ready[end:]] if end < len(ready) else []
+                        if end:
+                            yield ready[:end]
+                    elif batch:
                         if delivered:
                             yield batch
                         elif all(type(e) is ResponseStart for e in batch):
@@ -786,6 +823,11 @@ class StreamResult:
                     if not delivered and type(event) is StreamError:
                         raise _stream_failure(event, before_content=True)
                     feed(event)
+                if raw:
+                    if held:
+                        delivered = self.relayed = True
+                        yield b"".join(held)
+                    tail = []
                 tail = pending + tail
                 if tail:
                     delivered = True
@@ -813,6 +855,8 @@ class StreamResult:
                         yield event
             fold = self._fold
             if fold.error is not None:
+                # relayed, the upstream's error event already reached the consumer
+                self.error_relayed = self.relayed
                 raise _stream_failure(fold.error, before_content=False)
         except OmniwireError as exc:
             if exc.endpoint is None and call.endpoint is not None:
@@ -864,6 +908,16 @@ class StreamResult:
         for event in events:
             feed(event)
         return events
+
+
+def _events_end(data: bytes) -> int:
+    """Where the last complete SSE event in ``data`` ends (0: none does)."""
+    end = 0
+    for blank in (b"\n\n", b"\r\n\r\n", b"\r\r"):
+        at = data.rfind(blank)
+        if at >= 0:
+            end = max(end, at + len(blank))
+    return end
 
 
 def _upstream_fault(exc: OmniwireError) -> OmniwireError:

@@ -228,6 +228,22 @@ class Gateway:
         if stream:
             return await self._stream(request, codec, canonical, inbound, strict, record)
         call = await self.stack.invoke(canonical, strict=strict)
+        if (
+            call.native is not None
+            and self.settings.relay
+            and call.codec is not None
+            and call.codec.id == codec.id
+            and _protocol_of(canonical) == codec.id
+            and "json" in (call.response_headers or {}).get("content-type", "")
+        ):
+            # the upstream spoke the client's protocol: its answer goes out as it came
+            report = inbound.report().merged(call.report)
+            self._record_call(record, call, report)
+            return web.Response(
+                body=call.native,
+                content_type="application/json",
+                headers=self._loss_headers(report),
+            )
         outbound = Conversion(None, codec.id, strict=strict)
         payload = codec.encode_response(call.response, outbound, request=canonical)
         report = inbound.report().merged(call.report).merged(outbound.report())
@@ -256,8 +272,10 @@ class Gateway:
         record: dict[str, Any],
     ) -> web.StreamResponse:
         result = self.stack.stream(canonical, strict=strict)
-        # events in batches: everything one upstream read carried goes out in one write
-        batches = result.batches()
+        # events in batches: everything one upstream read carried goes out in one write;
+        # from an upstream speaking the client's protocol, its own bytes
+        relay = codec.id if self.settings.relay and _protocol_of(canonical) == codec.id else None
+        batches = result.batches(relay)
         try:
             # the first event decides the status: errors before it are plain HTTP errors
             try:
@@ -281,7 +299,8 @@ class Gateway:
                     await self._write_batch(response, encoder, first)
                     async for batch in batches:
                         await self._write_batch(response, encoder, batch)
-                await self._write(response, encoder.close())
+                if not result.relayed:  # relayed, the upstream's own ending went out
+                    await self._write(response, encoder.close())
                 self._record_call(record, result.call, inbound.report().merged(result.call.report))
             except OmniwireError as exc:
                 # headers are gone: the error travels as the protocol's own error event
@@ -289,8 +308,10 @@ class Gateway:
                 record["status"] = self._status(exc)
                 failure = StreamError(exc.message, exc.kind, self._status(exc))
                 try:
-                    await self._write(response, encoder.feed(failure))
-                    await self._write(response, encoder.close())
+                    if not result.error_relayed:
+                        await self._write(response, encoder.feed(failure))
+                    if not result.relayed:
+                        await self._write(response, encoder.close())
                 except OmniwireError:
                     pass
             await response.write_eof()
@@ -299,7 +320,12 @@ class Gateway:
             await result.aclose()
 
     @staticmethod
-    async def _write_batch(response: web.StreamResponse, encoder: Any, batch: list[Any]) -> None:
+    async def _write_batch(
+        response: web.StreamResponse, encoder: Any, batch: list[Any] | bytes
+    ) -> None:
+        if type(batch) is bytes:  # relayed as the upstream sent it
+            await response.write(batch)
+            return
         out = [e.encode() for event in batch for e in encoder.feed(event)]
         if out:
             await response.write(b"".join(out))
@@ -501,3 +527,9 @@ class Gateway:
         if request.method == "OPTIONS":
             return web.Response(status=204)
         return self.error(None, NotFound(f"no such endpoint: {request.method} {request.path}"), 404)
+
+
+def _protocol_of(canonical: Any) -> str | None:
+    """The protocol a canonical request was read from (None: built in code)."""
+    raw = getattr(canonical, "raw", None)
+    return getattr(raw, "protocol", None)

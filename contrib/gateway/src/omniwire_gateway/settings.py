@@ -15,6 +15,7 @@ strict                      OMNIWIRE_STRICT                  --strict
 max_body_mb                 OMNIWIRE_MAX_BODY_MB
 log_content                 OMNIWIRE_LOG_CONTENT
 cors_origins                (list of exact origins; default: any localhost origin)
+relay                       OMNIWIRE_RELAY
 =========================  ===============================  ==========================
 """
 
@@ -73,6 +74,9 @@ class GatewaySettings:
     max_body_bytes: int = 32 * 1024 * 1024
     log_content: bool = False
     cors_origins: tuple[str, ...] = ()
+    relay: bool = True
+    """Same protocol in and out: answer with the upstream's own bytes (still decoded for
+    usage, budgets and observers) instead of re-encoding them."""
 
 
 def settings_from(
@@ -85,7 +89,7 @@ def settings_from(
     def take(name: str, value: Any, where: str) -> None:
         if name in ("port", "max_body_mb"):
             value = _int(value, where)
-        elif name in ("allow_local_upstreams", "strict", "log_content"):
+        elif name in ("allow_local_upstreams", "strict", "log_content", "relay"):
             value = _bool(value, where)
         elif name in ("host", "database", "redis_url", "api_key_file") and not isinstance(
             value, str
@@ -105,6 +109,7 @@ def settings_from(
         "max_body_mb",
         "log_content",
         "cors_origins",
+        "relay",
     }
     for name, value in server.items():
         if name not in known:
@@ -130,6 +135,7 @@ def settings_from(
         "OMNIWIRE_MAX_BODY_MB": "max_body_mb",
         "OMNIWIRE_LOG_CONTENT": "log_content",
         "OMNIWIRE_GATEWAY_KEY_FILE": "api_key_file",
+        "OMNIWIRE_RELAY": "relay",
     }
     for var, name in env_names.items():
         if env.get(var):

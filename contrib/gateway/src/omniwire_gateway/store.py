@@ -7,6 +7,7 @@ unless ``log_content`` is on; keys never are (inbound keys appear as their alias
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 import threading
@@ -59,6 +60,16 @@ COLUMNS = (
 )
 
 
+#: rows per INSERT statement: 15 columns each stays far below SQLite's variable limit
+_ROWS_PER_INSERT = 400
+
+
+@functools.lru_cache(maxsize=8)
+def _insert(rows: int) -> str:
+    one = f"({', '.join('?' * len(COLUMNS))})"
+    return f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES {', '.join([one] * rows)}"
+
+
 class RequestLog:
     def __init__(self, path: str, *, flush_interval: float = 0.2) -> None:
         self.path = path
@@ -104,13 +115,15 @@ class RequestLog:
     def _flush(self, db: sqlite3.Connection) -> None:
         with self._lock:
             rows, self._rows = self._rows, []
-        if rows:
-            with db:
-                db.executemany(
-                    f"INSERT INTO requests ({', '.join(COLUMNS)}) "
-                    f"VALUES ({', '.join('?' * len(COLUMNS))})",
-                    rows,
-                )
+        if not rows:
+            return
+        # one multi-row INSERT per slice, not executemany: sqlite3 lets go of the GIL
+        # around every statement step, and a step per row made this thread and the event
+        # loop hand the GIL back and forth hundreds of times per batch
+        with db:
+            for start in range(0, len(rows), _ROWS_PER_INSERT):
+                part = rows[start : start + _ROWS_PER_INSERT]
+                db.execute(_insert(len(part)), [v for row in part for v in row])
 
     def close(self) -> None:
         self._stop = True
