@@ -44,3 +44,39 @@ def test_encode_parse_round_trip_in_any_chunking(events, size):
     out += p.close()
     expected = [(d.replace("\r\n", "\n").replace("\r", "\n"), e) for d, e in events]
     assert [(x.data, x.event) for x in out] == expected
+
+
+_PIECES = st.sampled_from(
+    [
+        "data: ",
+        "data:",
+        "event: e",
+        "id: 7",
+        ": note",
+        "retry: 5",
+        '{"a": 1}',
+        "x",
+        "é",
+        "\n",
+        "\n\n",
+        "\r\n",
+        "\r",
+    ]
+)
+
+
+@given(st.lists(_PIECES, max_size=40), st.lists(st.integers(1, 9), min_size=1, max_size=12))
+def test_any_stream_parses_as_it_would_one_character_at_a_time(pieces, cuts):
+    """Whole ``data:`` blocks take a shortcut; every other shape, and any chunking,
+    must give exactly the events of the line-by-line walk (one character per feed
+    never holds a blank line, so it never takes the shortcut)."""
+    data = "".join(pieces).encode()
+    slow = SSEParser()
+    expected = [e for i in range(len(data)) for e in slow.feed(data[i : i + 1])] + slow.close()
+    fast, got, at, k = SSEParser(), [], 0, 0
+    while at < len(data):
+        step = cuts[k % len(cuts)] * 7
+        got += fast.feed(data[at : at + step])
+        at, k = at + step, k + 1
+    got += fast.close()
+    assert got == expected

@@ -59,11 +59,24 @@ class SSEParser:
         buf = self._buf + text
         if "\r" in buf:
             buf = buf.replace("\r\n", "\n").replace("\r", "\n")
+        out: list[SSEEvent] = []
+        line = self._line
+        if not self._data and self._event is None and "\n\n" in buf:
+            # between events, most streams send nothing but ``data: <one line>`` blocks:
+            # those become events without the line-by-line walk, which gives the same
+            blocks = buf.split("\n\n")
+            buf = blocks.pop()
+            for block in blocks:
+                if block[:6] == "data: " and "\n" not in block:
+                    out.append(SSEEvent(block[6:], None, self._id, None))
+                    continue
+                for one in block.split("\n"):
+                    line(one, out)
+                line("", out)
         lines = buf.split("\n")
         self._buf = lines.pop()
-        out: list[SSEEvent] = []
-        for line in lines:
-            self._line(line, out)
+        for one in lines:
+            line(one, out)
         return out
 
     @property

@@ -233,6 +233,11 @@ class Stack:
     def profile_for(self, endpoint: Endpoint) -> EndpointProfile:
         return self._profiles[endpoint.name]
 
+    def price(self, call: Call, usage: Any) -> Any:
+        """``usage`` priced by this stack's price stage (what ``call.cost`` is made of),
+        for guards that price estimates: the plugins this stack uses, nothing else."""
+        return self._stage["price"](call, usage)
+
     @property
     def endpoints(self) -> Mapping[str, Endpoint]:
         return self.router.endpoints

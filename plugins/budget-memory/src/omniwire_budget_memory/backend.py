@@ -54,6 +54,10 @@ class MemoryBudgetBackend:
 
     name = "memory"
 
+    instant = True
+    """``reserve_now``/``settle_now`` never block (no I/O): a guard may call them on the
+    event loop directly."""
+
     def __init__(
         self,
         *,
@@ -72,6 +76,7 @@ class MemoryBudgetBackend:
         self._rolling: dict[_Slot, deque[tuple[float, int]]] = {}
         self._rolling_sum: dict[_Slot, int] = {}
         self._next_sweep = 0.0
+        self._limits: dict[Any, int] = {}  # limit amount -> micro-units (few distinct)
 
     # -- API --------------------------------------------------------------------------
 
@@ -107,9 +112,14 @@ class MemoryBudgetBackend:
     ) -> str:
         need = micros(amount)
         wanted: dict[_Slot, tuple[Window, int]] = {}
+        limits = self._limits
         for scope in scopes:
             slot = (scope.key, scope.window)
-            limit = limit_micros(scope.limit)
+            limit = limits.get(scope.limit.amount)
+            if limit is None:
+                limit = limit_micros(scope.limit)
+                if len(limits) < 1024:
+                    limits[scope.limit.amount] = limit
             if slot in wanted:
                 limit = min(limit, wanted[slot][1])
             wanted[slot] = (parse_window(scope.window), limit)

@@ -44,6 +44,7 @@ __all__ = ["BudgetGuard", "BudgetGuardFactory", "BudgetSettings", "BudgetStatus"
 log = logging.getLogger("omniwire.budgets")
 
 _STATE = "omniwire_budgets.reservation"
+_SCOPE_CACHE = 10_000  # scopes kept built, per guard
 _SETTINGS = {
     "backend",
     "path",
@@ -164,25 +165,40 @@ class BudgetGuard:
         self.limits = tuple(limits)
         self.settings = settings or BudgetSettings()
         self._seen: dict[tuple[str, str], Scope] = {}
+        self._scopes: dict[tuple[int, str], Scope] = {}
+        # a backend whose books are plain memory says so (``instant = True``): its
+        # reserve_now / settle_now never block, so they run without a coroutine or a
+        # shielded scope (release is settle_now(rid, None))
+        self._now: Any = backend if getattr(backend, "instant", False) is True else None
 
     # -- which budgets -----------------------------------------------------------------
 
     def scopes_for(self, call: Call, candidate: Candidate) -> list[Scope]:
         out: list[Scope] = []
-        for limit in self.limits:
+        for i, limit in enumerate(self.limits):
             value = value_of(limit.per, call, candidate, self.settings.tenant_key)
             if value is None or (limit.name != "*" and limit.name != value):
                 continue
-            scope = limit.scope(value)
+            scope = self._scopes.get((i, value))
+            if scope is None:
+                scope = limit.scope(value)
+                if len(self._scopes) < _SCOPE_CACHE:  # tenants and keys are unbounded
+                    self._scopes[(i, value)] = scope
+                self._seen.setdefault((scope.key, scope.window), scope)
             out.append(scope)
-            self._seen.setdefault((scope.key, scope.window), scope)
         return out
 
     # -- pricing -----------------------------------------------------------------------
 
     def price(self, call: Call, usage: Usage) -> Cost | None:
         """``usage`` priced by the stack's price stage (route overrides, tables...)."""
-        found = call.stack.pm.hook.omniwire_price(call=call, usage=usage)
+        stack = call.stack
+        price = getattr(stack, "price", None)  # the stack's own stage (older kernels: hook)
+        found = (
+            price(call, usage)
+            if price is not None
+            else stack.pm.hook.omniwire_price(call=call, usage=usage)
+        )
         if found is None or isinstance(found, Cost):
             return found
         return Cost(found)
@@ -251,7 +267,10 @@ class BudgetGuard:
                 )
             amount = ZERO
         deadline = time.time() + self.settings.hold_seconds
-        rid = await self.backend.reserve(scopes, amount, deadline)
+        if self._now is not None:  # an in-process backend: no await, nothing to cancel
+            rid = self._now.reserve_now(scopes, amount, deadline)
+        else:
+            rid = await self.backend.reserve(scopes, amount, deadline)
         call.attributes[_STATE] = _Held(rid, amount, estimate)
         call.reserved = amount
 
@@ -299,6 +318,9 @@ class BudgetGuard:
         return self.price(call, Usage(estimate.input_tokens, 0)) or ZERO
 
     async def _settle(self, held: _Held, actual: Cost) -> None:
+        if self._now is not None:
+            self._now.settle_now(held.rid, actual if actual.amount > 0 else None)
+            return
         import anyio
 
         with anyio.CancelScope(shield=True):

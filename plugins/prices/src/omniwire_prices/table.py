@@ -111,6 +111,11 @@ class Rates:
     units: Mapping[str, Decimal] = attrs.field(factory=dict, converter=_rate_map)
 
     @property
+    def plain(self) -> bool:
+        """Only per-token input, output and cache rates (no modality or unit rates)."""
+        return not (self.input_modal or self.cache_read_modal or self.output_modal or self.units)
+
+    @property
     def read(self) -> Decimal:
         return self.input if self.cache_read is None else self.cache_read
 
@@ -173,6 +178,22 @@ class ModelPrice:
 
     def cost(self, usage: Usage, *, tier: str | None = None) -> Cost:
         """The exact cost of ``usage``; see the module docstring for the arithmetic."""
+        if not self.tiers and not usage.details and self.rates.plain:
+            # the common shape (no per-modality or per-unit rates, no details): the same
+            # arithmetic as below with every modality term zero
+            r = self.rates
+            read = max(usage.cache_read_tokens, 0)
+            write = max(usage.cache_write_tokens, 0)
+            uncached = max(usage.input_tokens - read - write, 0)
+            total = (
+                uncached * r.input
+                + read * r.read
+                + write * r.write
+                + max(usage.output_tokens, 0) * r.output
+            ) / MTOK
+            if tier in BATCH_TIERS and self.batch is not None:
+                total *= self.batch
+            return Cost(total, self.currency)
         rates = self.rates_for(usage)
         details = usage.details or {}
         read = max(usage.cache_read_tokens, 0)
