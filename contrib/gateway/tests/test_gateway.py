@@ -227,6 +227,44 @@ def test_client_disconnect_keeps_gateway_healthy(gateway, upstream):
     assert post(gateway, CHAT, chat()).status_code == 200
 
 
+def test_client_leaving_mid_stream_is_no_server_error(gateway, upstream, caplog):
+    """A client that closes its connection while events are still coming is recorded as
+    499, with no traceback in the server's log."""
+    import socket
+
+    upstream.clear()
+    upstream.delay(0.0, times=None, event_delay=0.01)
+    payload = json.dumps(chat(text=" ".join(["w"] * 60), stream=True)).encode()
+    host, port = gateway.url.split("//", 1)[1].split(":")
+    head = (
+        f"POST {CHAT} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n"
+        f"authorization: Bearer {GATEWAY_KEY}\r\ncontent-length: {len(payload)}\r\n\r\n"
+    ).encode()
+    try:
+        with caplog.at_level("INFO", logger="aiohttp"):
+            for _ in range(3):
+                sock = socket.create_connection((host, int(port)))
+                sock.sendall(head + payload)
+                assert b"200" in sock.recv(1024)
+                sock.close()  # as a load generator stopping mid-response does
+            time.sleep(1.0)
+    finally:
+        upstream.clear()
+    errors = [r.getMessage() for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    assert not errors, errors
+    assert post(gateway, CHAT, chat()).status_code == 200
+    deadline = time.monotonic() + 5
+    found: list = []
+    while time.monotonic() < deadline and len(found) < 3:
+        db = sqlite3.connect(gateway.database)
+        found = db.execute(
+            "SELECT status FROM requests WHERE error = 'client_disconnected'"
+        ).fetchall()
+        db.close()
+        time.sleep(0.1)
+    assert len(found) >= 3 and {s for (s,) in found} == {499}
+
+
 # -- listing, health, CORS, loss -----------------------------------------------------------
 
 

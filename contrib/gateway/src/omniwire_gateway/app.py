@@ -316,6 +316,12 @@ class Gateway:
                     pass
             await response.write_eof()
             return response
+        except ConnectionResetError:
+            # the client left mid-stream: nothing to answer, nobody to tell (aiohttp
+            # finishes the response quietly); the call itself ends as cancelled
+            record["error"] = "client_disconnected"
+            record["status"] = 499
+            return response
         finally:
             await result.aclose()
 
