@@ -49,7 +49,7 @@ def test_smoke_run_writes_the_report(tmp_path: Path) -> None:
         assert clients[name]["conc"]["calls_per_s"] > 0, name
         assert clients[name]["stream"]["chunks"] == 200, name
     servers = results["gateway"]["servers"]
-    for name in ("direct", "relay", "omniwire"):
+    for name in ("direct", "relay", "omniwire", "omniwire-transcoding"):
         for mode in ("json", "stream"):
             assert servers[name]["summary"][mode]["rps"] > 0, (name, mode)
             assert servers[name]["summary"][mode]["errors"] == 0, (name, mode)

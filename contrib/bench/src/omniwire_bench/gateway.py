@@ -147,9 +147,12 @@ class Servers:
         )
         self.procs["relay"], self.ports["relay"] = proc, proc.port
 
-    def start_omniwire(self) -> None:
-        cfg = self.workdir / "omniwire.toml"
-        db = self.workdir / "omniwire-gateway.db"
+    def start_omniwire(self, name: str = "omniwire", relay: bool = True) -> None:
+        """``omniwire serve`` on the benchmark config; ``relay=False`` makes it decode and
+        re-encode every answer even though client and upstream speak the same protocol
+        (what a cross-protocol request costs, minus the second codec)."""
+        cfg = self.workdir / f"{name}.toml"
+        db = self.workdir / f"{name}-gateway.db"
         if db.exists():
             db.unlink()
         cfg.write_text(omniwire_config(self.ports["direct"], db))
@@ -167,9 +170,10 @@ class Servers:
         env = dict(os.environ)
         for k in ("OMNIWIRE_PLUGINS", "OMNIWIRE_DISABLE_PLUGINS", "OMNIWIRE_CONFIG"):
             env.pop(k, None)
-        proc = Proc(argv, env=env, log=self.workdir / "gw-omniwire.log", cwd=str(self.workdir))
+        env["OMNIWIRE_RELAY"] = "true" if relay else "false"
+        proc = Proc(argv, env=env, log=self.workdir / f"gw-{name}.log", cwd=str(self.workdir))
         wait_http(port, "/healthz", 60, proc)
-        self.procs["omniwire"], self.ports["omniwire"] = proc, port
+        self.procs[name], self.ports[name] = proc, port
 
     def start_litellm(self) -> None:
         assert self.bench_python is not None
@@ -331,7 +335,8 @@ def run(
         servers.start_upstream()
         servers.start_relay()
         servers.start_omniwire()
-        log("  started upstream, relay, omniwire serve")
+        servers.start_omniwire("omniwire-transcoding", relay=False)
+        log("  started upstream, relay, omniwire serve (relaying and transcoding)")
         if bench_python is not None:
             try:
                 servers.start_litellm()
