@@ -60,11 +60,12 @@ COLUMNS = (
 )
 
 
-#: rows per INSERT statement: 15 columns each stays far below SQLite's variable limit
-_ROWS_PER_INSERT = 400
+#: rows per INSERT statement, largest first (15 columns x 256 rows stays far below
+#: SQLite's variable limit)
+_SLICES = (256, 64, 16, 4, 1)
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=len(_SLICES))
 def _insert(rows: int) -> str:
     one = f"({', '.join('?' * len(COLUMNS))})"
     return f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES {', '.join([one] * rows)}"
@@ -121,9 +122,15 @@ class RequestLog:
         # around every statement step, and a step per row made this thread and the event
         # loop hand the GIL back and forth hundreds of times per batch
         with db:
-            for start in range(0, len(rows), _ROWS_PER_INSERT):
-                part = rows[start : start + _ROWS_PER_INSERT]
-                db.execute(_insert(len(part)), [v for row in part for v in row])
+            start = 0
+            while start < len(rows):
+                # slices of a few fixed sizes (256, 64, 16, 4, 1 rows): SQLite caches
+                # one compiled statement per distinct text, so a size per batch length
+                # would fill that cache with large statements
+                size = next(n for n in _SLICES if n <= len(rows) - start)
+                part = rows[start : start + size]
+                db.execute(_insert(size), [v for row in part for v in row])
+                start += size
 
     def close(self) -> None:
         self._stop = True
