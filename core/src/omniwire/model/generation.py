@@ -37,12 +37,16 @@ _raw = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 def _tuple(value: Any) -> tuple[Any, ...]:
-    return tuple(value) if not isinstance(value, tuple) else value
+    return value if type(value) is tuple else tuple(value)
+
+
+def _role(value: Any) -> Role:
+    return value if type(value) is Role else Role(value)
 
 
 @attrs.frozen
 class Message:
-    role: Role = attrs.field(converter=Role)
+    role: Role = attrs.field(converter=_role)
     content: tuple[Part, ...] = attrs.field(default=(), converter=_tuple)
     name: str | None = None
     cache: CacheHint | None = None
@@ -50,7 +54,7 @@ class Message:
 
     @classmethod
     def text(cls, role: Role | str, text: str) -> Message:
-        return cls(Role(role), (TextPart(text),))
+        return cls(_role(role), (TextPart(text),))
 
     @property
     def plain_text(self) -> str:

@@ -184,6 +184,9 @@ def decode_usage(
         raise ProtocolError(f"expected object, got {type_name(u)}", path=path)
     ind = u.get(input_details)
     outd = u.get(output_details)
+    if (ind is None or ind == {}) and (outd is None or outd == {}):
+        # no details (or empty ones): two counts, nothing else
+        return Usage(_count(u, input_key, path), _count(u, output_key, path))
     for key, obj in ((input_details, ind), (output_details, outd)):
         if obj is not None and not isinstance(obj, Mapping):
             raise ProtocolError(f"expected object, got {type_name(obj)}", path=f"{path}.{key}")
