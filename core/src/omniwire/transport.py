@@ -109,6 +109,7 @@ class HttpxTransport:
             pool.clients.append(client)
             pool.busy.append(0)
         self._tls: ssl.SSLContext | None = None
+        self._timeouts: dict[float, httpx.Timeout] = {}
 
     def _new_client(self) -> httpx.AsyncClient:
         import httpx
@@ -170,7 +171,11 @@ class HttpxTransport:
             kwargs["content"] = content
         timeout = None
         if wire.timeout is not None:
-            timeout = httpx.Timeout(wire.timeout, connect=self._connect_timeout)
+            timeout = self._timeouts.get(wire.timeout)
+            if timeout is None:  # endpoints set one on every request: built once each
+                timeout = httpx.Timeout(wire.timeout, connect=self._connect_timeout)
+                if len(self._timeouts) < 64:
+                    self._timeouts[wire.timeout] = timeout
         scheme, _, rest = wire.url.partition("://")
         host = rest.split("/", 1)[0]
         pool, shard = self._take(f"{scheme}://{host}")
