@@ -188,3 +188,19 @@ def test_sse_parser_knows_when_it_stands_between_events():
     p.feed(b"event: x\r")
     assert not p.between_events
     assert [e.event for e in parse_sse(b"event: x\ndata: 1\n\n")] == ["x"]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_an_answer_that_is_no_stream_is_never_relayed(protocol):
+    """JSON where a stream was asked: nothing of it reaches the consumer as bytes; the
+    fallback answers with events (encoded by the server's codec)."""
+    with FakeUpstream() as up:
+        stack = make_stack(up, protocol)
+        up.script(
+            RawResponse(body={"not": "a stream"}, headers={"content-type": "application/json"})
+        )
+        result, batches = await relayed(stack, "plain words", protocol)
+        await stack.aclose()
+    assert not result.relayed and result.call.restreamed
+    assert all(isinstance(b, list) for b in batches)
+    assert result.response().text == echo_response(Request.simple("m", "plain words"), 2).text
