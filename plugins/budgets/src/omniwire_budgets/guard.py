@@ -192,13 +192,7 @@ class BudgetGuard:
 
     def price(self, call: Call, usage: Usage) -> Cost | None:
         """``usage`` priced by the stack's price stage (route overrides, tables...)."""
-        stack = call.stack
-        price = getattr(stack, "price", None)  # the stack's own stage (older kernels: hook)
-        found = (
-            price(call, usage)
-            if price is not None
-            else stack.pm.hook.omniwire_price(call=call, usage=usage)
-        )
+        found = call.stack.price(call, usage)
         if found is None or isinstance(found, Cost):
             return found
         return Cost(found)
