@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from .errors import ProtocolError
 from .plugins import hookimpl
+from .wire import loads
 
 if TYPE_CHECKING:
     from .call import Call
@@ -110,7 +111,7 @@ def omniwire_price(call: Call, usage: Usage) -> Any:
 
 def parse_json(body: bytes, what: str) -> Any:
     try:
-        return json.loads(body)
+        return loads(body)
     except json.JSONDecodeError as exc:
         raise ProtocolError(
             f"{what} is not valid JSON ({exc.msg} at {exc.pos})", path="$"

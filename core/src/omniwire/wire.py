@@ -3,6 +3,7 @@ small typed readers codecs use to walk untrusted JSON with exact field paths."""
 
 from __future__ import annotations
 
+import json
 from typing import Any, AsyncIterator, Callable, Mapping, TypeVar
 
 import attrs
@@ -15,11 +16,31 @@ __all__ = [
     "WireRequest",
     "WireResponse",
     "expect",
+    "loads",
     "opt",
     "type_name",
 ]
 
 T = TypeVar("T")
+
+# the decoder's own C scanner: what json.loads runs between its whitespace scans
+_scan: Callable[[str, int], tuple[Any, int]]
+_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def loads(text: str | bytes) -> Any:
+    """``json.loads`` without its two whitespace scans and encoding sniff for the text
+    every upstream sends (a UTF-8 value with nothing around it): ~0.8 us less per SSE
+    event. Anything else — whitespace, a BOM, UTF-16, invalid JSON — goes to
+    ``json.loads`` itself, so values and errors are exactly its own."""
+    try:
+        s: Any = text.decode() if type(text) is bytes else text
+        obj, end = _scan(s, 0)
+    except (StopIteration, ValueError, TypeError):
+        return json.loads(text)
+    if end != len(s):
+        return json.loads(text)
+    return obj
 
 
 FileUpload = tuple[str, bytes, str | None]

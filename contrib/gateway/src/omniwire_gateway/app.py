@@ -24,7 +24,7 @@ from omniwire.errors import OmniwireError, ProtocolError, Timeout, UpstreamError
 from omniwire.model import Raw, StreamError
 from omniwire.report import Conversion, ConversionReport
 from omniwire.stack import Stack
-from omniwire.wire import FileUpload, MultipartBody
+from omniwire.wire import FileUpload, MultipartBody, loads
 
 from .security import InboundKeys
 from .settings import GatewaySettings
@@ -378,7 +378,7 @@ class Gateway:
         if not raw.strip():
             raise ProtocolError("the request body is empty; expected a JSON object", path="$")
         try:
-            return json.loads(raw)
+            return loads(raw)
         except json.JSONDecodeError as exc:
             raise ProtocolError(
                 f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} "

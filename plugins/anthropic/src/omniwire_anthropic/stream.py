@@ -47,7 +47,7 @@ from omniwire.model import (
 from omniwire.model.stream import merge_usage
 from omniwire.report import Conversion
 from omniwire.sse import SSEEvent
-from omniwire.wire import expect, opt, type_name
+from omniwire.wire import expect, loads, opt, type_name
 
 from . import convert as cv
 from . import errors
@@ -68,7 +68,7 @@ _USAGE_OVERWRITES = (
 
 def _parse(event: SSEEvent, path: str) -> dict[str, Any]:
     try:
-        data = json.loads(event.data)
+        data = loads(event.data)
     except ValueError:
         raise ProtocolError("SSE data is not valid JSON", path=path) from None
     if not isinstance(data, dict):

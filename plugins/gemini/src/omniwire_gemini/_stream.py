@@ -8,7 +8,6 @@ before it extends that part; a new kind opens a new part.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +42,7 @@ from omniwire.model import (
 from omniwire.model.stream import merge_usage
 from omniwire.report import Conversion
 from omniwire.sse import SSEEvent
+from omniwire.wire import loads
 
 from ._base import error_from_body
 from ._content import DETACHED, SIG, ContentDecoder, ContentEncoder, _raw, compact
@@ -98,7 +98,7 @@ class GeminiStreamDecoder:
         if not data:
             return []
         try:
-            obj = json.loads(data)
+            obj = loads(data)
         except ValueError as exc:
             raise ProtocolError(f"stream chunk is not valid JSON ({exc})", path="$") from None
         return self.chunk(obj)

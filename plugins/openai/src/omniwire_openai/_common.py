@@ -27,7 +27,7 @@ from omniwire.errors import (
 )
 from omniwire.model import CacheHint, Raw, StreamError, Usage
 from omniwire.report import Conversion
-from omniwire.wire import FileUpload, MultipartBody, opt, type_name
+from omniwire.wire import FileUpload, MultipartBody, loads, opt, type_name
 
 __all__ = [
     "PROVIDER",
@@ -101,7 +101,7 @@ def dumps(obj: Any) -> str:
 
 def loads_event(data: str, path: str = "$") -> Any:
     try:
-        return json.loads(data)
+        return loads(data)
     except ValueError as exc:
         raise ProtocolError(f"SSE data is not JSON: {exc}", path=path) from None
 

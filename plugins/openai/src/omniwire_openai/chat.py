@@ -178,6 +178,25 @@ def _plain_answer(m: dict[str, Any]) -> list[Part] | None:
     return [] if content is None else [TextPart(content)]
 
 
+_PLAIN_ROLES = {Role.SYSTEM: "system", Role.DEVELOPER: "developer", Role.USER: "user"}
+
+
+def _plain_message(m: Message) -> dict[str, Any] | None:
+    """The message almost every request is made of — a system, developer or user
+    message of one plain text part — written without the general walk, which writes the
+    same object; None for anything else (and for codecs that always send typed parts)."""
+    role = _PLAIN_ROLES.get(m.role)
+    if role is None or m.raw is not None or m.cache is not None or m.name is not None:
+        return None
+    content = m.content
+    if len(content) != 1:
+        return None
+    p = content[0]
+    if type(p) is not TextPart or p.citations or p.cache is not None or p.raw is not None:
+        return None
+    return {"role": role, "content": p.text}
+
+
 _USAGE_FIELDS = frozenset(
     {
         "prompt_tokens",
@@ -551,8 +570,13 @@ class OpenAIChat(OpenAICodec):
         raw = same(request.raw, self.id)
         body: dict[str, Any] = {"model": request.model}
         messages: list[dict[str, Any]] = []
+        plain = not self.typed_content
         for i, m in enumerate(request.messages):
-            messages.extend(self._encode_message(m, f"$.messages[{i}]", conv))
+            fast = _plain_message(m) if plain else None
+            if fast is not None:
+                messages.append(fast)
+            else:
+                messages.extend(self._encode_message(m, f"$.messages[{i}]", conv))
         body["messages"] = messages
         if request.tools:
             body["tools"] = [
