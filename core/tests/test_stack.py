@@ -307,6 +307,75 @@ def test_scoped_hooks_stay_visible_to_hook_monitoring(toy_server):
     assert idle.seen == [] and busy.seen == ["observe:start", "observe:attempt", "observe:end"]
 
 
+class _Ordered:
+    """Price and observe implementations that note when they run (some take fewer
+    arguments than the spec names, some run first or last)."""
+
+    def __init__(self, name, seen, price=None):
+        self.name, self.seen, self.result = name, seen, price
+
+    @hookimpl
+    def omniwire_observe(self, event):
+        self.seen.append(f"{self.name}:{event}")
+
+
+class _First(_Ordered):
+    @hookimpl(tryfirst=True)
+    def omniwire_price(self, usage):
+        self.seen.append(f"{self.name}:price")
+        return self.result
+
+
+class _Plain(_Ordered):
+    @hookimpl
+    def omniwire_price(self, call, usage):
+        self.seen.append(f"{self.name}:price")
+        return self.result
+
+
+def test_stage_hooks_run_in_pluggys_order_and_by_its_rules_without_its_dispatch(toy_server):
+    """Per-call hooks are called directly (no pluggy dispatch), in the order pluggy
+    would use, stopping at the first result for stages and running every observer;
+    with hook monitoring on, the same calls go through pluggy and give the same."""
+    from omniwire.money import Cost
+
+    async def main(monitored):
+        seen: list[str] = []
+        plugins = [
+            _Plain("a", seen, Cost(7, "USD")),
+            _First("b", seen),
+            _Plain("c", seen),
+        ]
+        async with make_stack(toy_server.url, plugins=plugins) as stack:
+            calls: list[str] = []
+            undo = None
+            if monitored:
+                undo = stack.pm.pm.add_hookcall_monitoring(
+                    lambda name, impls, kwargs: calls.append(name), lambda *a: None
+                )
+            try:
+                call = await stack.invoke(Request.simple("toy-1", "ordered"))
+            finally:
+                if undo is not None:
+                    undo()
+        return seen, call.cost, calls
+
+    direct_seen, direct_cost, direct_calls = run(main, False)
+    assert direct_calls == []
+    # observers: every one, the last registered first; price: tryfirst b (None), then
+    # c (None), then a answers and the built-in price is never asked
+    assert direct_seen == [
+        "c:start", "b:start", "a:start",
+        "c:attempt", "b:attempt", "a:attempt",
+        "b:price", "c:price", "a:price",
+        "c:end", "b:end", "a:end",
+    ]  # fmt: skip
+    assert direct_cost == Cost(7, "USD")
+    seen, cost, calls = run(main, True)
+    assert (seen, cost) == (direct_seen, direct_cost)
+    assert calls.count("omniwire_observe") == 3 and calls.count("omniwire_price") == 1
+
+
 def test_stages_copy_every_wire_request_field():
     """The encode and auth stages build WireRequests field by field (faster than
     attrs.evolve): a new field must be added there too, and this test says so."""
