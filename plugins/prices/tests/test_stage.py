@@ -185,3 +185,31 @@ def test_configuration_errors_surface_when_the_stack_is_built(
 ):
     with pytest.raises(ConfigError, match=message):
         stack(ptoy_server.url, routes=routes, options=options)
+
+
+def test_stacks_priced_in_turn_each_keep_their_own_prices(ptoy_server):
+    """The stage remembers the last stack's pricer; stacks that take turns (and one
+    that is gone) still get their own prices."""
+    import gc
+
+    def priced(per_mtok: float) -> Stack:
+        route = ModelRoute(
+            "m", (Target("up", "gpt-4o"),), options={"price": ModelPrice(Rates(per_mtok, 0))}
+        )
+        return stack(ptoy_server.url, routes=[route])
+
+    async def main():
+        one, two = priced(1.0), priced(2.0)
+        async with one, two:
+            costs = []
+            for s in (one, two, one, two):
+                costs.append((await s.invoke(Request.simple("m", "hi"))).cost)
+        del one
+        gc.collect()
+        async with priced(3.0) as three:
+            costs.append((await three.invoke(Request.simple("m", "hi"))).cost)
+        return costs
+
+    ptoy_server.usage = {"in": 1_000_000, "out": 0}
+    costs = anyio.run(main)
+    assert costs == [Cost(Decimal(x)) for x in ("1", "2", "1", "2", "3")]

@@ -51,8 +51,22 @@ def omniwire_register_guards(register: Callable[[Any], None]) -> None:
     register(PricesGuardFactory())
 
 
+# the last stack priced and its pricer: a process usually serves one stack, and the
+# lookup by weak key (plus the import) cost more than the pricing (the pricer holds no
+# reference to its stack, so this keeps nothing alive)
+_last: tuple[Callable[[], Any], Any] = (lambda: None, None)
+
+
 @hookimpl
 def omniwire_price(call: Call, usage: Usage) -> Any:
-    from .pricer import pricer_for
+    global _last
+    stack = call.stack
+    ref, pricer = _last
+    if ref() is not stack:
+        import weakref
 
-    return pricer_for(call.stack).price(call, usage)
+        from .pricer import pricer_for
+
+        pricer = pricer_for(stack)
+        _last = (weakref.ref(stack), pricer)
+    return pricer.price(call, usage)
