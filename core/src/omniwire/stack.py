@@ -656,11 +656,15 @@ def _direct_caller(
     (the first result that is not None wins, or every one runs) without its dispatch,
     ~3 us a call. Through pluggy when one of them wraps the others, and while pluggy's
     call monitoring or tracing is on (the kit's hook recorder sees every call)."""
-    from pluggy._callers import _multicall
-
     slow = _kwargs_caller(hook, names)
+    try:  # pluggy's own call loop: monitoring replaces it on the manager
+        from pluggy._callers import _multicall
+    except ImportError:  # a pluggy that moved it: always through pluggy
+        return slow
     impls = hook.get_hookimpls()
-    if any(i.wrapper or i.hookwrapper for i in impls):
+    if getattr(pm, "_inner_hookexec", None) is None or any(
+        i.wrapper or i.hookwrapper for i in impls
+    ):
         return slow
     fns: list[Callable[..., Any]] = []
     for impl in reversed(impls):  # pluggy calls the last registered (and tryfirst) first
