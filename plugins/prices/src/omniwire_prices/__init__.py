@@ -51,22 +51,16 @@ def omniwire_register_guards(register: Callable[[Any], None]) -> None:
     register(PricesGuardFactory())
 
 
-# the last stack priced and its pricer: a process usually serves one stack, and the
-# lookup by weak key (plus the import) cost more than the pricing (the pricer holds no
-# reference to its stack, so this keeps nothing alive)
-_last: tuple[Callable[[], Any], Any] = (lambda: None, None)
+# bound on the first priced call: the pricer module (and its default table) stays
+# unimported until a stack prices something, and no import statement runs per call
+_pricer_for: Callable[[Any], Any] | None = None
 
 
 @hookimpl
 def omniwire_price(call: Call, usage: Usage) -> Any:
-    global _last
-    stack = call.stack
-    ref, pricer = _last
-    if ref() is not stack:
-        import weakref
-
+    global _pricer_for
+    if _pricer_for is None:
         from .pricer import pricer_for
 
-        pricer = pricer_for(stack)
-        _last = (weakref.ref(stack), pricer)
-    return pricer.price(call, usage)
+        _pricer_for = pricer_for
+    return _pricer_for(call.stack).price(call, usage)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from omniwire.errors import ConfigError
 from omniwire.model import Usage
@@ -176,16 +176,25 @@ def _is_default(table: Any) -> bool:
 
 _pricers: weakref.WeakKeyDictionary[Any, Pricer] = weakref.WeakKeyDictionary()
 _pricers_lock = threading.Lock()
+# the last stack asked for and its pricer: a process usually serves one stack, and a
+# weak-key lookup costs more than the pricing (a pricer holds no reference to its
+# stack, so this keeps nothing alive)
+_last: tuple[Callable[[], Any], Pricer | None] = (lambda: None, None)
 
 
 def pricer_for(stack: Stack) -> Pricer:
     """The stack's pricer, built on first use (config errors surface at build time when
     the guard factory runs, which every stack with auto guards does)."""
+    global _last
+    ref, found = _last
+    if found is not None and ref() is stack:
+        return found
     found = _pricers.get(stack)
     if found is None:
         built = Pricer(stack)
         with _pricers_lock:
             found = _pricers.setdefault(stack, built)
+    _last = (weakref.ref(stack), found)
     return found
 
 
